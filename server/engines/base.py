@@ -1,0 +1,117 @@
+"""The engine port: the only thing the loop knows about a model server.
+
+An engine turns one chat prompt into a stream of text deltas. It knows nothing of the VTC loop or
+of HTTP. Two adapters implement it: `vllm` (in-process `AsyncLLM`) and `openai` (remote
+`vllm serve` replicas). A scripted fake lives in the tests for the loop's own logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image in a prompt. `png` is its deterministic PNG encoding when the caller has one
+    (rendered pages do); remote engines send it as a data URL, so identical pages give identical
+    bytes and the replica's prefix and encoder caches hit."""
+
+    image: Image.Image
+    png: bytes | None = None
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    parts: tuple[Part, ...]
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return [p.image for p in self.parts if isinstance(p, ImagePart)]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int
+    temperature: float = 0.6
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    # VTC keeps special tokens (e.g. </think>) in the text it renders and parses.
+    skip_special_tokens: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationDelta:
+    """One streamed step of a generation.
+
+    `text` is new text since the previous delta. `generated_tokens` is cumulative. The prompt
+    token counts are known from the first delta on. The last delta has `finish_reason` set.
+    """
+
+    text: str
+    generated_tokens: int
+    prompt_tokens: int
+    cached_tokens: int = 0
+    finish_reason: str | None = None
+
+
+def _no_image_tokens(width: int, height: int) -> int:
+    raise NotImplementedError("this engine did not say how many tokens an image costs")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    max_model_len: int
+    # How many LLM tokens one image of (width, height) px becomes, as the model's own image
+    # processor decides (resize to patch multiples within its pixel bounds, then merge). The loop
+    # uses it for the per-round accounting; tests check it against the engine's prompt counts.
+    image_tokens: Callable[[int, int], int] = _no_image_tokens
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class EngineError(Exception):
+    """The engine failed a request (or is down). `retryable` when nothing reached the caller."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@runtime_checkable
+class Engine(Protocol):
+    info: ModelInfo
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        request_id: str,
+        session_id: str | None = None,
+    ) -> AsyncIterator[GenerationDelta]:
+        """Stream one generation. Closing the iterator early aborts the engine request.
+
+        `session_id` groups the rounds of one VTC request: remote engines keep a session on one
+        replica so its prefix and encoder caches hit."""
+        ...
+
+    async def abort(self, request_id: str) -> None: ...
+
+    async def check_health(self) -> None:
+        """Raise EngineError if the engine cannot serve."""
+        ...
+
+    async def aclose(self) -> None: ...

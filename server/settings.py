@@ -1,0 +1,95 @@
+"""The one settings object: every knob of the server, from flags and `VTCR1_*` env variables.
+
+Precedence: command-line flag > environment variable > default. Flags are the field names in
+kebab case (`--round-max-tokens 4096`), env variables are upper case with the `VTCR1_` prefix
+(`VTCR1_ROUND_MAX_TOKENS=4096`). Lists take JSON or comma-separated values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Verbatim from the VTC-R1 reference code (the models were trained with it).
+VTC_SYSTEM_PROMPT = (
+    "These images record your previous reasoning process. Based on this reasoning, continue and "
+    "complete the final answer. Do not restart the reasoning.\n"
+    "If no images are provided, start the reasoning from scratch."
+)
+
+ImageOrder = Literal["images_first", "question_first"]
+ReasoningFields = Literal["both", "reasoning_content", "reasoning"]
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "vtcr1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VTCR1_",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        cli_prog_name="vtcr1 serve",
+        extra="ignore",
+    )
+
+    # --- model and engine ---
+    model: str | None = Field(
+        None,
+        description="HF model id or local path; unset: the embedded tiny model (built locally).",
+    )
+    served_model_name: str | None = Field(
+        None, description="Name clients send as `model`; defaults to the model's name."
+    )
+    engine: Literal["vllm", "openai"] = Field(
+        "vllm", description="vllm: in-process AsyncLLM; openai: remote `vllm serve` replicas."
+    )
+    backend_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Base URLs of remote `vllm serve` replicas (openai)."
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="Where the tiny model is built and kept."
+    )
+    dtype: str = Field("auto", description="Engine dtype (auto, bfloat16, float16, float32).")
+    max_model_len: int | None = Field(None, description="Context length; unset: the model's.")
+    max_images_per_prompt: int = Field(64, ge=1, description="vLLM limit_mm_per_prompt image.")
+    enable_prefix_caching: bool = Field(True, description="Reuse earlier pages' KV blocks.")
+    mm_processor_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Passed to the model's multimodal processor."
+    )
+    tensor_parallel_size: int = Field(1, ge=1)
+    pipeline_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    enforce_eager: bool = Field(False, description="Skip CUDA graphs / torch.compile.")
+    max_num_seqs: int | None = Field(None, ge=1)
+
+    # --- loop defaults (a request's `vtc` object overrides them) ---
+    max_rounds: int = Field(8, ge=1, le=64)
+    round_max_tokens: int = Field(8192, ge=1)
+    image_order: ImageOrder = "images_first"
+    system_prompt: str = VTC_SYSTEM_PROMPT
+    temperature: float = Field(0.6, ge=0, le=2)
+    top_p: float = Field(0.95, gt=0, le=1)
+
+    # --- HTTP ---
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    reasoning_fields: ReasoningFields = Field(
+        "both", description="Which message field(s) carry the reasoning."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
+
+    @field_validator("backend_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
