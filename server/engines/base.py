@@ -7,7 +7,7 @@ of HTTP. Two adapters implement it: `vllm` (in-process `AsyncLLM`) and `openai` 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -66,6 +66,10 @@ class GenerationDelta:
     prompt_tokens: int
     cached_tokens: int = 0
     finish_reason: str | None = None
+    # With finish_reason "stop": the caller's stop string that ended the generation, or None
+    # when the model ended it itself (EOS). The loop ends on a caller's stop string but goes on
+    # to the next round after an EOS without an answer.
+    stop_sequence: str | None = None
 
 
 def _no_image_tokens(width: int, height: int) -> int:
@@ -80,6 +84,9 @@ class ModelInfo:
     # processor decides (resize to patch multiples within its pixel bounds, then merge). The loop
     # uses it for the per-round accounting; tests check it against the engine's prompt counts.
     image_tokens: Callable[[int, int], int] = _no_image_tokens
+    # Remote engines send PNG bytes; the loop then encodes pages as they complete, off the
+    # critical path between rounds. In-process engines take PIL images and need no encoding.
+    wants_png: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -101,7 +108,7 @@ class Engine(Protocol):
         params: GenerationParams,
         request_id: str,
         session_id: str | None = None,
-    ) -> AsyncIterator[GenerationDelta]:
+    ) -> AsyncGenerator[GenerationDelta, None]:
         """Stream one generation. Closing the iterator early aborts the engine request.
 
         `session_id` groups the rounds of one VTC request: remote engines keep a session on one
