@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     system_prompt: str = VTC_SYSTEM_PROMPT
     temperature: float = Field(0.6, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
+    max_pages_per_round: int = Field(32, ge=1, description="Pages one round may render.")
+
+    # --- input limits ---
+    max_body_bytes: int = Field(32 << 20, ge=1024, description="Request body size (413 above).")
+    max_messages: int = Field(256, ge=1)
+    max_text_chars: int = Field(1 << 20, ge=1, description="Characters of text per request.")
+    max_input_images: int = Field(16, ge=0, description="Images a request may carry.")
+    max_image_bytes: int = Field(16 << 20, ge=1, description="Encoded size of one input image.")
+    max_image_pixels: int = Field(
+        6144 * 6144, ge=1, description="Pixels of one input image (decompression bombs refused)."
+    )
 
     # --- HTTP ---
     host: str = "127.0.0.1"

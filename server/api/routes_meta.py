@@ -1,0 +1,57 @@
+"""The small endpoints: health, readiness, models, version, metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from server import __version__
+from server.api.state import State
+from server.engines.base import EngineError
+from server.errors import EngineUnavailable
+
+router = APIRouter()
+STARTED = int(time.time())
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """The process is up (liveness)."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(state: State) -> JSONResponse:
+    """The engine is loaded and answers its health check (readiness)."""
+    service = state.require_service()
+    try:
+        await service.engine.check_health()
+    except EngineError as exc:
+        raise EngineUnavailable(f"the engine is unhealthy: {exc}") from exc
+    return JSONResponse({"status": "ready", "model": state.model_name})
+
+
+@router.get("/v1/models")
+async def models(state: State) -> dict[str, object]:
+    entry = {
+        "id": state.model_name,
+        "object": "model",
+        "created": STARTED,
+        "owned_by": "vtcr1",
+    }
+    if state.engine is not None:
+        entry["max_model_len"] = state.engine.info.max_model_len
+    return {"object": "list", "data": [entry]}
+
+
+@router.get("/version")
+async def version() -> dict[str, str]:
+    return {"version": __version__}
+
+
+@router.get("/metrics")
+async def metrics(state: State) -> Response:
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,138 @@
+"""All Prometheus metrics of the gateway, in one place, under fixed `vtcr1_` names.
+
+Dashboards and alerts depend on these names and labels; labels are only `model`, `mode` and
+`status`, whose values are bounded. Each app owns its registry (no import-time state), and
+`/metrics` also exposes the process-wide default registry, where the in-process vLLM engine
+publishes its own `vllm:` metrics.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from server.loop.events import LoopResult, RoundStats
+
+# LLM requests run from well under a second (one short round) to minutes (8 rounds x 8K tokens).
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 240, 480, 900)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Rendering a round and the gap between rounds are milliseconds when things go well.
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+ROUNDS_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64)
+RATIO_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 10)
+
+REQUEST_STATUSES = ("ok", "error", "cancelled", "rejected", "timeout")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.request_latency = Histogram(
+            "vtcr1_request_latency_seconds",
+            "End-to-end latency of chat completion requests (all rounds).",
+            ["model", "mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.time_to_first_token = Histogram(
+            "vtcr1_time_to_first_token_seconds",
+            "Request start to the first generated token.",
+            ["model", "mode"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.round_latency = Histogram(
+            "vtcr1_round_latency_seconds",
+            "Latency of one round (submitted to last token).",
+            ["model", "mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.render_seconds = Histogram(
+            "vtcr1_render_seconds",
+            "Time spent rendering one round's output to pages.",
+            ["model"],
+            buckets=FAST_BUCKETS,
+            registry=r,
+        )
+        self.rounds_per_request = Histogram(
+            "vtcr1_rounds_per_request",
+            "Rounds a request took.",
+            ["model", "mode"],
+            buckets=ROUNDS_BUCKETS,
+            registry=r,
+        )
+        self.compression_ratio = Histogram(
+            "vtcr1_compression_ratio",
+            "Rendered reasoning tokens / their vision tokens, per request that rendered pages.",
+            ["model"],
+            buckets=RATIO_BUCKETS,
+            registry=r,
+        )
+        self.inter_round_gap = Histogram(
+            "vtcr1_inter_round_gap_seconds",
+            "Last token of round k to round k+1 submitted to the engine.",
+            ["model"],
+            buckets=FAST_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "vtcr1_requests",
+            "Chat completion requests by outcome.",
+            ["model", "mode", "status"],
+            registry=r,
+        )
+        self.rendered_pages = Counter(
+            "vtcr1_rendered_pages", "Pages rendered as optical memory.", ["model"], registry=r
+        )
+        self.reasoning_tokens = Counter(
+            "vtcr1_reasoning_tokens",
+            "Generated tokens that were rendered to pages.",
+            ["model"],
+            registry=r,
+        )
+        self.vision_tokens = Counter(
+            "vtcr1_vision_tokens", "Vision tokens of rendered pages.", ["model"], registry=r
+        )
+        self.prompt_tokens = Counter(
+            "vtcr1_prompt_tokens", "Prompt tokens, summed over rounds.", ["model"], registry=r
+        )
+        self.generated_tokens = Counter(
+            "vtcr1_generated_tokens", "Generated tokens, summed over rounds.", ["model"], registry=r
+        )
+        self.requests_in_flight = Gauge(
+            "vtcr1_requests_in_flight", "Requests being served now.", ["model"], registry=r
+        )
+
+    def observe_round(self, model: str, mode: str, stats: RoundStats) -> None:
+        self.round_latency.labels(model, mode).observe(stats.latency_s)
+        self.prompt_tokens.labels(model).inc(stats.prompt_tokens)
+        self.generated_tokens.labels(model).inc(stats.generated_tokens)
+        if stats.gap_s is not None:
+            self.inter_round_gap.labels(model).observe(stats.gap_s)
+        if stats.pages:
+            self.render_seconds.labels(model).observe(stats.render_s)
+            self.rendered_pages.labels(model).inc(stats.pages)
+            self.reasoning_tokens.labels(model).inc(stats.generated_tokens)
+            self.vision_tokens.labels(model).inc(stats.vision_tokens)
+
+    def observe_result(self, model: str, result: LoopResult) -> None:
+        self.request_latency.labels(model, result.mode).observe(result.latency_s)
+        self.rounds_per_request.labels(model, result.mode).observe(len(result.rounds))
+        if result.ttft_s is not None:
+            self.time_to_first_token.labels(model, result.mode).observe(result.ttft_s)
+        if result.compression_ratio is not None:
+            self.compression_ratio.labels(model).observe(result.compression_ratio)
+
+    def exposition(self, *, include_engine: bool = True) -> bytes:
+        text = generate_latest(self.registry)
+        if include_engine:
+            text += generate_latest(REGISTRY)
+        return text

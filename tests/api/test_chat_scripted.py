@@ -1,0 +1,166 @@
+"""The HTTP surface on a scripted engine: shapes, streaming order, errors, metrics movement."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+from PIL import Image
+
+from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
+
+UNFINISHED = "let me think about this problem step by step carefully " * 20
+FINAL = "so it is five </think> The answer is 5. <answer>5</answer>"
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": SCRIPTED_MODEL,
+        "messages": [{"role": "user", "content": "What is 2 + 3?"}],
+        **extra,
+    }
+
+
+def png_data_url(size: tuple[int, int] = (32, 32)) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "blue").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def test_non_streaming_completion_has_answer_reasoning_and_vtc(make_client: Any) -> None:
+    async with make_client([UNFINISHED, FINAL]) as (client, _):
+        response = await client.post("/v1/chat/completions", json=body(vtc={"return_pages": True}))
+    assert response.status_code == 200, response.text
+    data = response.json()
+    message = data["choices"][0]["message"]
+    assert message["content"] == "The answer is 5. <answer>5</answer>"
+    assert message["reasoning_content"] == message["reasoning"] == UNFINISHED + "so it is five "
+    assert data["choices"][0]["finish_reason"] == "stop"
+    vtc = data["vtc"]
+    assert vtc["mode"] == "vtc" and vtc["rounds"] == 2 and vtc["finished"] is True
+    assert vtc["pages"] >= 1 and vtc["pages"] == vtc["per_round"][0]["pages"]
+    assert len(vtc["page_images"]) == vtc["pages"]
+    assert vtc["page_images"][0].startswith("data:image/png;base64,")
+    assert vtc["final_answer"] == "5"
+    assert vtc["reasoning_tokens"] == vtc["per_round"][0]["generated_tokens"]
+    assert vtc["compression_ratio"] == round(vtc["reasoning_tokens"] / vtc["vision_tokens"], 6)
+    usage = data["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage["completion_tokens"] == sum(r["generated_tokens"] for r in vtc["per_round"])
+    assert response.headers["x-request-id"]
+
+
+async def test_streaming_order_and_agreement_with_non_streaming(make_client: Any) -> None:
+    async with make_client([UNFINISHED, FINAL, UNFINISHED, FINAL]) as (client, _):
+        plain = (await client.post("/v1/chat/completions", json=body())).json()
+        request = body(stream=True, stream_options={"include_usage": True})
+        async with client.stream("POST", "/v1/chat/completions", json=request) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            payloads = [p async for p in sse_payloads(response)]
+    assert payloads[-1] == "[DONE]"
+    chunks = [json.loads(p) for p in payloads[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    reasoning = "".join(
+        c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks if c["choices"]
+    )
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    message = plain["choices"][0]["message"]
+    assert reasoning == message["reasoning_content"] and content == message["content"]
+    markers = [c["vtc"] for c in chunks if "vtc" in c and "per_round" not in c["vtc"]]
+    assert [m["round"] for m in markers] == [1, 2]
+    final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+    assert final["choices"][0]["finish_reason"] == "stop"
+    assert [r["round"] for r in final["vtc"]["per_round"]] == [1, 2]
+    usage_chunk = chunks[-1]
+    assert usage_chunk["choices"] == [] and usage_chunk["usage"] == plain["usage"]
+    # Reasoning, then each round's marker when it ends, then the answer, then the final chunk.
+    marker_at = [i for i, c in enumerate(chunks) if "vtc" in c and "per_round" not in c["vtc"]]
+    content_at = [
+        i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0]["delta"].get("content")
+    ]
+    reasoning_at = [
+        i
+        for i, c in enumerate(chunks)
+        if c["choices"] and c["choices"][0]["delta"].get("reasoning")
+    ]
+    assert max(reasoning_at) < marker_at[-1] < min(content_at) < chunks.index(final)
+
+
+async def test_baseline_mode(make_client: Any) -> None:
+    async with make_client([UNFINISHED + FINAL]) as (client, engine):
+        data = (
+            await client.post("/v1/chat/completions", json=body(vtc={"mode": "baseline"}))
+        ).json()
+    assert data["vtc"]["mode"] == "baseline" and data["vtc"]["rounds"] == 1
+    assert data["vtc"]["compression_ratio"] is None and data["vtc"]["pages"] == 0
+    assert engine.calls[0][1].max_tokens == 8 * 8192
+
+
+async def test_request_values_reach_the_engine(make_client: Any) -> None:
+    async with make_client([FINAL]) as (client, engine):
+        response = await client.post(
+            "/v1/chat/completions",
+            json=body(temperature=0.0, top_p=0.5, seed=7, max_tokens=100, stop=["zzz"]),
+        )
+    assert response.status_code == 200
+    params = engine.calls[0][1]
+    assert (params.temperature, params.top_p, params.seed, params.stop) == (0.0, 0.5, 7, ("zzz",))
+    assert params.max_tokens == 100
+
+
+async def test_image_parts_are_passed_as_images(make_client: Any) -> None:
+    content = [
+        {"type": "text", "text": "What colour?"},
+        {"type": "image_url", "image_url": {"url": png_data_url()}},
+    ]
+    request = {"model": SCRIPTED_MODEL, "messages": [{"role": "user", "content": content}]}
+    async with make_client([FINAL]) as (client, engine):
+        response = await client.post("/v1/chat/completions", json=request)
+    assert response.status_code == 200
+    images = engine.calls[0][0][-1].images
+    assert len(images) == 1 and images[0].size == (32, 32)
+    assert images[0].getpixel((0, 0)) == (0, 0, 255)
+
+
+async def test_models_health_ready_version(make_client: Any) -> None:
+    async with make_client([]) as (client, _):
+        models = (await client.get("/v1/models")).json()
+        assert [m["id"] for m in models["data"]] == [SCRIPTED_MODEL]
+        assert (await client.get("/health")).json() == {"status": "ok"}
+        assert (await client.get("/ready")).status_code == 200
+        assert "version" in (await client.get("/version")).json()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        named = line.startswith(name + "{") or line.startswith(name + " ")
+        if named and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_move_by_the_expected_amounts(make_client: Any) -> None:
+    async with make_client([UNFINISHED, UNFINISHED, FINAL]) as (client, _):
+        before = (await client.get("/metrics")).text
+        data = (await client.post("/v1/chat/completions", json=body())).json()
+        after = (await client.get("/metrics")).text
+    vtc = data["vtc"]
+
+    def moved(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    m = {"model": SCRIPTED_MODEL}
+    assert moved("vtcr1_requests_total", **m, mode="vtc", status="ok") == 1
+    assert moved("vtcr1_rendered_pages_total", **m) == vtc["pages"]
+    assert moved("vtcr1_vision_tokens_total", **m) == vtc["vision_tokens"]
+    assert moved("vtcr1_reasoning_tokens_total", **m) == vtc["reasoning_tokens"]
+    assert moved("vtcr1_prompt_tokens_total", **m) == data["usage"]["prompt_tokens"]
+    assert moved("vtcr1_generated_tokens_total", **m) == data["usage"]["completion_tokens"]
+    assert moved("vtcr1_rounds_per_request_sum", **m, mode="vtc") == 3
+    assert moved("vtcr1_round_latency_seconds_count", **m, mode="vtc") == 3
+    assert moved("vtcr1_inter_round_gap_seconds_count", **m) == 2
+    assert moved("vtcr1_compression_ratio_count", **m) == 1
+    assert metric(after, "vtcr1_requests_in_flight", **m) == 0
