@@ -1,0 +1,124 @@
+"""`vtcr1 chat` end to end against the fake server over HTTP."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from clients import chat
+from tests.clients.conftest import Fake
+from tests.clients.fake_server import FakeReply
+
+
+def three_rounds(question: str, vtc: dict[str, Any]) -> FakeReply:
+    return FakeReply(
+        ["alpha beta gamma", "delta epsilon", "zeta"], "The result: <answer>7</answer>"
+    )
+
+
+def test_streams_reasoning_rounds_then_answer_plain(
+    fake: Fake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.state.responder = three_rounds
+    assert chat.main(["--base-url", fake.url, "What is 3+4?"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out  # not a terminal: plain text
+    lines = out.splitlines()
+    assert lines[0] == "alpha beta gamma"
+    assert lines[1].startswith("[round 1 | generated 3 tokens | pages 1 | vision tokens 2")
+    assert "compression 1.50x" in lines[1]
+    assert lines[2] == "delta epsilon"
+    assert lines[3].startswith("[round 2 | generated 2 tokens | pages 1")
+    assert lines[4] == "zeta"
+    assert lines[5].startswith("[round 3 |") and "pages 0" in lines[5]
+    assert lines[6] == "Answer:"
+    assert lines[7] == "The result: <answer>7</answer>"
+    summary = lines[8]
+    assert "rounds 3" in summary and "finished yes" in summary and "pages 2" in summary
+    assert "compression 1.25x" in summary  # 5 reasoning tokens / 4 vision tokens
+    assert len(lines) == 9
+
+
+def test_sends_model_vtc_and_sampling(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--base-url", fake.url, "--mode", "baseline", "--max-rounds", "3"]
+    argv += ["--round-max-tokens", "100", "--temperature", "0.2", "--max-tokens", "50", "Q?"]
+    assert chat.main(argv) == 0
+    (body,) = fake.state.requests
+    assert body["model"] == "fake-vtc"  # the first of /v1/models
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["vtc"] == {"mode": "baseline", "max_rounds": 3, "round_max_tokens": 100}
+    assert body["temperature"] == 0.2 and body["max_tokens"] == 50
+    assert "top_p" not in body  # unset knobs are not sent
+    assert body["messages"] == [{"role": "user", "content": "Q?"}]
+    assert "Answer:\n<answer>42</answer>" in capsys.readouterr().out
+
+
+def test_api_key_from_env_and_flag(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    assert chat.main(["--base-url", fake.url, "-q", "Q"]) == 0
+    assert chat.main(["--base-url", fake.url, "--api-key", "from-flag", "-q", "Q"]) == 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert chat.main(["--base-url", fake.url, "-q", "Q"]) == 0
+    assert fake.state.auth == ["Bearer from-env", "Bearer from-flag", "Bearer EMPTY"]
+
+
+def test_color_on_request(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    assert chat.main(["--base-url", fake.url, "--color", "always", "Q"]) == 0
+    out = capsys.readouterr().out
+    assert chat.DIM + "round " in out  # reasoning dimmed
+    assert chat.BOLD + "Answer:" in out
+
+
+def test_quiet_prints_only_the_answer(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    assert chat.main(["--base-url", fake.url, "-q", "Q"]) == 0
+    assert capsys.readouterr().out == "<answer>42</answer>\n"
+
+
+def test_question_from_stdin(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("  from stdin?\n"))
+    assert chat.main(["--base-url", fake.url, "-q"]) == 0
+    assert fake.state.requests[0]["messages"][0]["content"] == "from stdin?"
+    monkeypatch.setattr("sys.stdin", io.StringIO("   \n"))
+    assert chat.main(["--base-url", fake.url]) == 2
+
+
+def test_save_pages_writes_every_rendered_page(fake: Fake, tmp_path: Path) -> None:
+    fake.state.responder = three_rounds
+    out_dir = tmp_path / "pages"
+    assert chat.main(["--base-url", fake.url, "--save-pages", str(out_dir), "-q", "Q"]) == 0
+    assert fake.state.requests[0]["vtc"] == {"return_pages": True}
+    files = sorted(out_dir.iterdir())
+    assert [f.name for f in files] == ["page_001.png", "page_002.png"]
+    colors = []
+    for f in files:
+        with Image.open(f) as image:
+            assert image.format == "PNG"
+            colors.append(image.getpixel((0, 0)))
+    assert colors[0] != colors[1]  # two different pages, in order
+
+
+def test_server_error_is_reported(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    assert chat.main(["--base-url", fake.url, "please FAIL"]) == 1
+    assert "HTTP 500: scripted failure" in capsys.readouterr().err
+
+
+def test_unreachable_server_fails_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert chat.main(["--base-url", f"http://127.0.0.1:{port}/v1", "--timeout", "5", "Q"]) == 1
+    assert "connection error" in capsys.readouterr().err
+
+
+def test_error_in_the_middle_of_the_stream(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    assert chat.main(["--base-url", fake.url, "BREAK now"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("partial")  # what came before the error was shown
+    assert "engine died mid-stream" in captured.err
