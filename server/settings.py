@@ -62,24 +62,30 @@ class Settings(BaseSettings):
     mm_processor_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Passed to the model's multimodal processor."
     )
-    tensor_parallel_size: int = Field(1, ge=1)
-    pipeline_parallel_size: int = Field(1, ge=1)
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs one engine spans (tensor parallel)."
+    )
+    pipeline_parallel_size: int = Field(1, ge=1, description="Pipeline stages (GPUs/nodes).")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="GPU memory share for vLLM.")
     enforce_eager: bool = Field(False, description="Skip CUDA graphs / torch.compile.")
-    max_num_seqs: int | None = Field(None, ge=1)
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="Sequences batched at once; unset: vLLM's."
+    )
 
     # --- loop defaults (a request's `vtc` object overrides them) ---
-    max_rounds: int = Field(8, ge=1, le=64)
-    round_max_tokens: int = Field(8192, ge=1)
-    image_order: ImageOrder = "images_first"
-    system_prompt: str = VTC_SYSTEM_PROMPT
-    temperature: float = Field(0.6, ge=0, le=2)
-    top_p: float = Field(0.95, gt=0, le=1)
+    max_rounds: int = Field(8, ge=1, le=64, description="Rounds per request at most.")
+    round_max_tokens: int = Field(8192, ge=1, description="New tokens per round at most.")
+    image_order: ImageOrder = Field(
+        "images_first", description="Pages before or after the question."
+    )
+    system_prompt: str = Field(VTC_SYSTEM_PROMPT, description="System prompt of every round.")
+    temperature: float = Field(0.6, ge=0, le=2, description="Default sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Default nucleus sampling top_p.")
     max_pages_per_round: int = Field(32, ge=1, description="Pages one round may render.")
 
     # --- input limits ---
     max_body_bytes: int = Field(32 << 20, ge=1024, description="Request body size (413 above).")
-    max_messages: int = Field(256, ge=1)
+    max_messages: int = Field(256, ge=1, description="Messages per request.")
     max_text_chars: int = Field(1 << 20, ge=1, description="Characters of text per request.")
     max_input_images: int = Field(16, ge=0, description="Images a request may carry.")
     max_image_bytes: int = Field(16 << 20, ge=1, description="Encoded size of one input image.")
@@ -88,12 +94,14 @@ class Settings(BaseSettings):
     )
 
     # --- HTTP ---
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
     reasoning_fields: ReasoningFields = Field(
         "both", description="Which message field(s) carry the reasoning."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="JSON logs at this level and above."
+    )
     shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
 
     @field_validator("backend_urls", mode="before")

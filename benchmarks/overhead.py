@@ -1,0 +1,109 @@
+"""Gateway overhead: the same single-round request sent straight to `vllm serve` and through
+the gateway in remote (`openai`) mode, alternating, on the tiny model.
+
+Both paths get byte-identical chat messages (the VTC system prompt and the question), greedy
+decoding and the same `max_tokens`, so the replica does the same work; the difference is the
+gateway (validation, loop, SSE/JSON re-encoding, one extra loopback hop). Streaming is used
+for both, timed to the last byte.
+
+    .venv/bin/python benchmarks/overhead.py [--requests 40] [--max-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.settings import VTC_SYSTEM_PROMPT, Settings
+
+QUESTION = "What is the sum of the first 20 odd numbers?"
+
+
+async def timed_stream(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> float:
+    start = time.perf_counter()
+    async with client.stream("POST", url, json=body) as response:
+        response.raise_for_status()
+        async for _ in response.aiter_bytes():
+            pass
+    return time.perf_counter() - start
+
+
+async def bench(args: argparse.Namespace) -> int:
+    from server.api.app import create_app
+    from server.engines.vllm_process import VllmServer
+    from server.tiny_model import ensure_tiny_model
+    from tests.support.live_server import serving
+
+    cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
+    model = str(ensure_tiny_model(cache))
+    with VllmServer(model, served_model_name="tiny") as replica:
+        settings = Settings(
+            engine="openai", backend_urls=[replica.base_url], model=model, cache_dir=cache
+        )
+        app = create_app(settings)
+        async with serving(app) as gateway, httpx.AsyncClient(timeout=120) as client:
+            for _ in range(200):  # wait for the engine to attach (remote: instant)
+                if (await client.get(f"{gateway}/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            direct_body = {
+                "model": "tiny",
+                "messages": [
+                    {"role": "system", "content": VTC_SYSTEM_PROMPT},
+                    {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
+                ],
+                "max_tokens": args.max_tokens,
+                "temperature": 0.0,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "skip_special_tokens": False,
+            }
+            gateway_body = {
+                "model": "tiny",
+                "messages": [{"role": "user", "content": QUESTION}],
+                "max_tokens": args.max_tokens,
+                "temperature": 0.0,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "vtc": {"max_rounds": 1},
+            }
+            direct_url = f"{replica.base_url}/v1/chat/completions"
+            gateway_url = f"{gateway}/v1/chat/completions"
+            for _ in range(3):  # warm both paths
+                await timed_stream(client, direct_url, direct_body)
+                await timed_stream(client, gateway_url, gateway_body)
+            direct: list[float] = []
+            through: list[float] = []
+            for i in range(args.requests):
+                pair = [(direct, direct_url, direct_body), (through, gateway_url, gateway_body)]
+                if i % 2:
+                    pair.reverse()
+                for sink, url, body in pair:
+                    sink.append(await timed_stream(client, url, body))
+    d, g = statistics.median(direct), statistics.median(through)
+    print(f"requests per path: {args.requests}, max_tokens {args.max_tokens}, greedy, streamed")
+    print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
+    print(f"through the gateway:  median {g * 1e3:.1f} ms")
+    print(f"gateway/direct latency ratio (median): {g / d:.3f} (goal <= 1.05)")
+    print(f"median added latency: {(g - d) * 1e3:.1f} ms")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--cache-dir", default=None)
+    return asyncio.run(bench(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
