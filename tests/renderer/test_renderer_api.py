@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import random
 import threading
 from pathlib import Path
@@ -70,7 +71,11 @@ def test_png_bytes_are_deterministic_and_metadata_free() -> None:
     img = render_pages(text)[0]
     img.info["comment"] = "x"
     assert encode_png(img) == a[0]
-    assert Image.open(__import__("io").BytesIO(a[0])).tobytes() == img.tobytes()
+    decoded = Image.open(io.BytesIO(a[0]))
+    assert decoded.mode == "L"  # gray pages are written as grayscale PNGs
+    assert decoded.convert("RGB").tobytes() == img.tobytes()
+    colour = Image.new("RGB", (4, 4), (255, 0, 0))
+    assert Image.open(io.BytesIO(encode_png(colour))).tobytes() == colour.tobytes()
 
 
 @pytest.mark.parametrize(
