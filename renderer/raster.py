@@ -12,7 +12,11 @@ once and cached on disk), otherwise a numpy fallback that is slower but gives th
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,13 +26,7 @@ from renderer.style import FRAME_PADDING, PageStyle
 
 __all__ = ["HAVE_NUMBA", "ink_bounds", "rasterize_page"]
 
-try:  # pragma: no cover - exercised by whichever environment runs the tests
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    numba = None
-    HAVE_NUMBA = False
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 def _positions_py(
@@ -125,14 +123,26 @@ def _ink_bounds_py(page: np.ndarray, bg: float) -> tuple[int, int]:
     return right, bottom
 
 
-if HAVE_NUMBA:
-    _positions = numba.njit(cache=True, nogil=True)(_positions_py)
-    _composite = numba.njit(cache=True, nogil=True)(_composite_py)
-    _ink_bounds_nb = numba.njit(cache=True, nogil=True)(_ink_bounds_py)
-else:  # pragma: no cover
-    _positions = None
-    _composite = None
-    _ink_bounds_nb = None
+class _Kernels(NamedTuple):
+    positions: Callable[..., None]
+    composite: Callable[..., None]
+    ink_bounds: Callable[..., tuple[int, int]]
+
+
+@functools.cache
+def _native() -> _Kernels | None:
+    """The numba kernels, compiled (or loaded from numba's disk cache) on first use.
+
+    numba is imported here, not when this module is imported: vLLM's CPU workers re-import
+    their parent's `__main__` when they spawn and then scan every loaded module, tripping over
+    llvmlite's lazy function wrappers; a process that merely imports the renderer must not
+    load llvmlite."""
+    if not HAVE_NUMBA:
+        return None  # pragma: no cover
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True)
+    return _Kernels(jit(_positions_py), jit(_composite_py), jit(_ink_bounds_py))
 
 
 def _positions_np(
@@ -218,8 +228,9 @@ def rasterize_page(
     ys = np.empty(n, dtype=np.int64)
     x_off = style.text_left * scale
     args = (cps, line_start, line_ws, line_y, metrics.slot_of_cp, adv, scale, x_off, keys, xs, ys)
-    if HAVE_NUMBA:
-        _positions(*args)
+    native = _native()
+    if native is not None:
+        native.positions(*args)
     else:  # pragma: no cover
         _positions_np(*args)
     atlas.ensure(keys)
@@ -247,8 +258,9 @@ def rasterize_page(
 
 def _draw(page: np.ndarray, keys: np.ndarray, xs: np.ndarray, ys: np.ndarray,
           atlas: GlyphAtlas) -> None:  # fmt: skip
-    if HAVE_NUMBA:
-        _composite(
+    native = _native()
+    if native is not None:
+        native.composite(
             page, keys, xs, ys, atlas.slot_index, atlas.data, atlas.offset,
             atlas.width, atlas.height, atlas.left, atlas.top,
         )  # fmt: skip
@@ -268,8 +280,9 @@ def poppler_tw(word_space: float) -> float:
 def ink_bounds(page: np.ndarray) -> tuple[int, int]:
     """The reference's ink test: differs from the median of the top-left 2x2 by more than 5."""
     bg = float(np.median(page[:2, :2]))
-    if HAVE_NUMBA:
-        r, b = _ink_bounds_nb(page, bg)
+    native = _native()
+    if native is not None:
+        r, b = native.ink_bounds(page, bg)
         return int(r), int(b)
     mask = np.abs(page.astype(np.float64) - bg) > 5  # pragma: no cover
     cols = np.flatnonzero(mask.any(axis=0))  # pragma: no cover
