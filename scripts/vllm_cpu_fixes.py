@@ -17,6 +17,7 @@ The module is cheap at start-up: it imports nothing heavy until torchvision is i
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.metadata
 import sys
@@ -55,12 +56,11 @@ class _TorchvisionSchemaFinder(importlib.abc.MetaPathFinder):
         import torch
 
         if torch.version.cuda is None:
-            library = torch.library.Library("torchvision", "FRAGMENT")  # noqa: F841
+            library = torch.library.Library("torchvision", "FRAGMENT")
             for schema in _TORCHVISION_SCHEMAS:
-                try:
+                # Already defined means a working torchvision build: leave it be.
+                with contextlib.suppress(RuntimeError):
                     library.define(schema)
-                except RuntimeError:
-                    pass  # already defined (a working torchvision build): leave it be
             _KEEP.append(library)
         return None
 

@@ -56,6 +56,12 @@ class PayloadTooLarge(VtcError):
     default_code = "payload_too_large"
 
 
+class UnsupportedMediaType(VtcError):
+    status = 415
+    type = "invalid_request_error"
+    default_code = "unsupported_media_type"
+
+
 class Unauthorized(VtcError):
     status = 401
     type = "authentication_error"

@@ -1,33 +1,74 @@
 """`vtcr1 serve`: run the gateway under uvicorn with JSON logs and a graceful drain.
 
-On SIGTERM uvicorn stops accepting connections and waits for the requests in flight, streams
-included, for up to `shutdown_grace_s` seconds before it closes them and runs the lifespan's
-shutdown (which closes the engine).
+On SIGTERM the app is marked draining at once (`/ready` and new requests get 503, so a load
+balancer stops sending), uvicorn stops accepting connections and waits for the requests in
+flight, streams included, for up to `shutdown_grace_s` seconds before it cancels them (which
+aborts their engine requests) and runs the lifespan's shutdown (which closes the engine).
+
+If the engine dies, the app stops the server the same way and `serve` returns 1, so the
+orchestrator restarts the process.
 """
 
 from __future__ import annotations
 
-import uvicorn
+import socket
+from collections.abc import Sequence
+from types import FrameType
 
-from server.api.app import create_app
+import uvicorn
+from fastapi import FastAPI
+
+from server.api.app import (
+    EngineFactory,
+    create_app,
+    default_engine_factory,
+    exit_code,
+    start_draining,
+)
 from server.logs import configure_logging
 from server.settings import Settings
 
 
-def serve(settings: Settings) -> int:
+class DrainingServer(uvicorn.Server):
+    """uvicorn, telling the app it is draining as soon as the exit signal arrives."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        app = self.config.app
+        if isinstance(app, FastAPI):
+            start_draining(app)
+        super().handle_exit(sig, frame)
+
+
+def build_server(app: FastAPI, settings: Settings, **config: object) -> DrainingServer:
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "access_log": False,
+        **config,
+    }
+    return DrainingServer(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+
+
+def serve(
+    settings: Settings,
+    *,
+    engine_factory: EngineFactory = default_engine_factory,
+    sockets: Sequence[socket.socket] | None = None,
+) -> int:
     configure_logging(settings.log_level)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-        access_log=False,
-    )
-    uvicorn.Server(config).run()
-    return 0
+    server: DrainingServer | None = None
+
+    def stop_on_engine_death() -> None:
+        if server is not None:
+            server.should_exit = True  # not a signal: uvicorn then returns instead of re-raising
+
+    app = create_app(settings, engine_factory=engine_factory, on_fatal=stop_on_engine_death)
+    server = build_server(app, settings)
+    server.run(sockets=list(sockets) if sockets else None)
+    return exit_code(app)
 
 
 def main(argv: list[str] | None = None) -> int:

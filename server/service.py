@@ -1,39 +1,83 @@
 """Runs one request through the loop and reports it: metrics, in-flight count, error mapping.
 
 The API layer calls `ChatService.run`; the loop stays free of metrics and HTTP concerns, and the
-engine's and renderer's own exceptions become `VtcError`s here, in one place.
+engine's and renderer's own exceptions become `VtcError`s here, in one place. Admission (429 past
+the bounds) and the per-request deadline also live here, around the loop, so they cover the
+streaming and the non-streaming paths alike and are released however the request ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from renderer import RendererError
+from server.admission import Admission
+from server.deadline import within_deadline
 from server.engines.base import Engine, EngineError
-from server.errors import EngineFailed, RenderFailed, VtcError
+from server.errors import (
+    DeadlineExceeded,
+    EngineFailed,
+    EngineUnavailable,
+    Overloaded,
+    RenderFailed,
+    VtcError,
+)
 from server.loop.events import LoopEvent, LoopResult, RoundFinished
 from server.loop.request import LoopRequest
-from server.loop.runner import run_loop
+from server.loop.runner import PageSinkFactory, default_page_sink, run_loop
 from server.metrics import Metrics
 
 log = logging.getLogger("vtcr1.service")
 
 
 class ChatService:
-    def __init__(self, engine: Engine, metrics: Metrics, model: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        model: str,
+        *,
+        admission: Admission | None = None,
+        request_timeout_s: float | None = None,
+        page_sink: PageSinkFactory = default_page_sink,
+        on_engine_error: Callable[[EngineError], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.model = model
+        self.admission = admission
+        self.request_timeout_s = request_timeout_s
+        self.page_sink = page_sink
+        self.on_engine_error = on_engine_error
 
     async def run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
+        mode = request.options.mode
+        slot = self.admission.slot() if self.admission else contextlib.nullcontext()
+        try:
+            await slot.__aenter__()
+        except Overloaded:
+            self.metrics.requests.labels(self.model, mode, "rejected").inc()
+            raise
+        try:
+            async with aclosing(self._run(request)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            await slot.__aexit__(None, None, None)
+
+    async def _run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
         mode = request.options.mode
         in_flight = self.metrics.requests_in_flight.labels(self.model)
         in_flight.inc()
         status = "cancelled"
+        loop = run_loop(request, self.engine, page_sink=self.page_sink)
+        if self.request_timeout_s is not None:
+            loop = within_deadline(loop, self.request_timeout_s)
         try:
-            async with aclosing(run_loop(request, self.engine)) as events:
+            async with aclosing(loop) as events:
                 async for event in events:
                     if isinstance(event, RoundFinished):
                         self.metrics.observe_round(self.model, mode, event.stats)
@@ -41,11 +85,21 @@ class ChatService:
                         self.metrics.observe_result(self.model, event)
                         status = "ok"
                     yield event
+        except DeadlineExceeded:
+            status = "timeout"
+            raise
         except VtcError:
             status = "error"
             raise
         except EngineError as exc:
             status = "error"
+            if self.on_engine_error is not None:
+                self.on_engine_error(exc)
+            if exc.retryable:
+                # Nothing reached us and every replica refused: try again soon, elsewhere.
+                raise EngineUnavailable(
+                    f"the engine is unavailable: {exc}", headers={"Retry-After": "2"}
+                ) from exc
             raise EngineFailed(f"the engine failed: {exc}") from exc
         except RendererError as exc:
             status = "error"

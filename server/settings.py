@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Verbatim from the VTC-R1 reference code (the models were trained with it).
@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         cli_implicit_flags=True,
         cli_prog_name="vtcr1 serve",
         extra="ignore",
+        # `--api-key k1 --api-key k2` (the field is `api_keys`, env `VTCR1_API_KEYS`).
+        cli_shortcuts={"api-keys": "api-key"},
     )
 
     # --- model and engine ---
@@ -92,6 +94,60 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         6144 * 6144, ge=1, description="Pixels of one input image (decompression bombs refused)."
     )
+    max_tokens_limit: int = Field(
+        65536, ge=1, description="Largest `max_tokens` a request may ask for (400 above)."
+    )
+    max_rounds_limit: int = Field(
+        64, ge=1, le=64, description="Largest `vtc.max_rounds` a request may ask for."
+    )
+    round_max_tokens_limit: int = Field(
+        32768, ge=1, description="Largest `vtc.round_max_tokens` a request may ask for."
+    )
+
+    # --- admission and deadlines ---
+    max_concurrent_requests: int = Field(
+        64, ge=1, description="Requests running at once; more wait in the queue."
+    )
+    max_queued_requests: int = Field(
+        256, ge=0, description="Requests waiting for a slot; more get 429 at once."
+    )
+    queue_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait in the queue before a 429."
+    )
+    request_timeout_s: float = Field(
+        1800.0, gt=0, description="Wall time of one request over all rounds (then 504/in-band)."
+    )
+    engine_health_interval_s: float = Field(
+        10.0, ge=0, description="Engine health-check period (0: off); a dead engine exits 1."
+    )
+
+    # --- auth ---
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="API keys (`--api-key`, repeatable or comma list); none: no auth.",
+    )
+    api_key_file: Path | None = Field(
+        None, description="File with one API key per line (# comments), added to the keys."
+    )
+    metrics_auth: bool = Field(False, description="Require an API key for /metrics too.")
+
+    # --- image sources (data: URLs are always accepted) ---
+    allow_remote_images: bool = Field(
+        False, description="Fetch http(s) image URLs from `remote_image_hosts`."
+    )
+    remote_image_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts remote images may come from (`*.example.com` for subdomains).",
+    )
+    remote_image_timeout_s: float = Field(
+        10.0, gt=0, description="Time limit for fetching one remote image."
+    )
+    media_dir: Path | None = Field(
+        None, description="Directory `file:` image URLs may read from; unset: file: refused."
+    )
+    unsafe_allow_loopback_images: bool = Field(
+        False, description="TESTS ONLY: let remote image URLs reach loopback addresses."
+    )
 
     # --- HTTP ---
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
@@ -104,9 +160,9 @@ class Settings(BaseSettings):
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
 
-    @field_validator("backend_urls", mode="before")
+    @field_validator("backend_urls", "remote_image_hosts", "api_keys", mode="before")
     @classmethod
-    def _split_urls(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value.lstrip().startswith("["):
                 return json.loads(value)

@@ -15,10 +15,13 @@ from fastapi import FastAPI
 
 from server import __version__
 from server.api import routes_chat, routes_meta
+from server.api.auth import ApiKeyAuth, load_key_digests
 from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
-from server.api.state import AppState
+from server.api.state import AppState, admission_for
 from server.engines.base import Engine
+from server.loop.runner import PageSinkFactory, default_page_sink
+from server.media.sources import ImageSources
 from server.metrics import Metrics
 from server.settings import Settings
 
@@ -37,14 +40,26 @@ def create_app(
     *,
     engine: Engine | None = None,
     engine_factory: EngineFactory = default_engine_factory,
+    page_sink: PageSinkFactory = default_page_sink,
+    on_fatal: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the gateway. With `engine` given (tests, embedding), it is used as is and not
-    closed on shutdown; otherwise `engine_factory(settings)` makes one at start-up."""
+    closed on shutdown; otherwise `engine_factory(settings)` makes one at start-up.
+    `on_fatal` is called once if the engine dies (`vtcr1 serve` stops the server then, and
+    exits 1); `page_sink` replaces the renderer (tests)."""
     settings = settings or Settings()
+    key_digests = load_key_digests(settings)  # a missing key file fails here, at start-up
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings=settings, metrics=Metrics())
+        state = AppState(
+            settings=settings,
+            metrics=Metrics(),
+            admission=admission_for(settings),
+            image_sources=ImageSources(settings),
+            page_sink=page_sink,
+            on_fatal=on_fatal,
+        )
         app.state.vtc = state
         loader: asyncio.Task[None] | None = None
         if engine is not None:
@@ -55,6 +70,9 @@ def create_app(
             yield
         finally:
             state.draining = True
+            if state.watch is not None:
+                await state.watch.aclose()
+            await state.image_sources.aclose()
             if loader is not None:
                 loader.cancel()
                 await asyncio.gather(loader, return_exceptions=True)
@@ -70,8 +88,23 @@ def create_app(
     install_error_handlers(app)
     app.include_router(routes_chat.router)
     app.include_router(routes_meta.router)
+    # Added last = outermost: the request id and body limit wrap the key check.
+    app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+def start_draining(app: FastAPI) -> None:
+    """SIGTERM: from now on `/ready` and new requests get 503 while streams in flight finish."""
+    state: AppState | None = getattr(app.state, "vtc", None)
+    if state is not None:
+        state.draining = True
+
+
+def exit_code(app: FastAPI) -> int:
+    """1 if the engine died (so the orchestrator restarts the process), else 0."""
+    state: AppState | None = getattr(app.state, "vtc", None)
+    return 1 if state is not None and state.dead is not None else 0
 
 
 async def _load(state: AppState, factory: EngineFactory) -> None:

@@ -1,7 +1,9 @@
 """Decoding the images of a request (`image_url` parts) into PIL images, safely.
 
-Only `data:` URLs are accepted. The encoded size is checked before decoding and the pixel
-count from the header before the pixels are decoded, so a decompression bomb costs nothing.
+`data:` URLs are decoded here; http(s) and file: images arrive as bytes already loaded under
+their own rules (`server/media/`) and go through `open_image`. The encoded size is checked
+before decoding and the pixel count from the header before the pixels are decoded, so a
+decompression bomb costs nothing.
 """
 
 from __future__ import annotations

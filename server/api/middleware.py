@@ -16,8 +16,12 @@ from server.logs import request_id_var
 _SAFE_ID = re.compile(r"^[\w.:@/+=-]{1,128}$")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(PayloadTooLarge):
+    """Raised from `receive` once the body passes the limit: a `VtcError`, so wherever the app
+    is reading the body the error handlers turn it into the 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
 
 
 class RequestContext:
@@ -54,7 +58,7 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_body_bytes)
             return message
 
         return wrapped

@@ -20,11 +20,19 @@ from server.api.payloads import Envelope
 from server.api.schemas import ChatCompletionRequest
 from server.api.state import State
 from server.api.streaming import stream_events
-from server.api.translate import check_model, to_loop_request
+from server.api.strict_json import StrictJSONRoute
+from server.api.translate import (
+    check_caps,
+    check_model,
+    image_urls,
+    refuse_unsupported,
+    to_loop_request,
+)
 from server.errors import InternalError, VtcError
 from server.loop.events import LoopEvent, LoopResult
 
-router = APIRouter()
+# Strict JSON (no NaN, no lone surrogates, bounded depth); no content type is taken as JSON.
+router = APIRouter(route_class=StrictJSONRoute, strict_content_type=False)
 T = TypeVar("T")
 
 
@@ -36,7 +44,12 @@ async def chat_completions(
     try:
         service = state.require_service()
         check_model(body, (state.model_name,))
-        loop_request = to_loop_request(body, state.settings, f"chatcmpl-{uuid.uuid4().hex}")
+        refuse_unsupported(body)
+        check_caps(body, state.settings)
+        sources = await _until_disconnect(request, state.image_sources.load(list(image_urls(body))))
+        loop_request = to_loop_request(
+            body, state.settings, f"chatcmpl-{uuid.uuid4().hex}", sources
+        )
     except VtcError:
         state.metrics.requests.labels(state.model_name, mode, "rejected").inc()
         raise

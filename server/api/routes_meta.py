@@ -25,10 +25,12 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(state: State) -> JSONResponse:
-    """The engine is loaded and answers its health check (readiness)."""
-    service = state.require_service()
+    """The engine is loaded and answers its health check, the server is not draining and the
+    engine has not died (readiness)."""
+    state.require_service()
+    assert state.watch is not None
     try:
-        await service.engine.check_health()
+        await state.watch.check()
     except EngineError as exc:
         raise EngineUnavailable(f"the engine is unhealthy: {exc}") from exc
     return JSONResponse({"status": "ready", "model": state.model_name})

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from renderer import PageStream
+from renderer import PageStream, RendererError
 from server.engines.base import Engine, GenerationParams
 from server.loop.events import (
     AnswerDelta,
@@ -72,9 +72,15 @@ class _Round:
         if self.sink is None:
             return
         start = time.perf_counter()
-        images = self.sink.feed(chunk) if chunk else []
-        if final:
-            images += self.sink.flush()
+        try:
+            images = self.sink.feed(chunk) if chunk else []
+            if final:
+                images += self.sink.flush()
+        except RendererError:
+            raise
+        except Exception as exc:
+            # Odd text must not surface as a bare 500: it is a render failure, with its cause.
+            raise RendererError(f"{type(exc).__name__}: {exc}") from exc
         for image in images:
             page = RenderedPage(image, self.image_tokens(*image.size))
             if self.wants_png:
