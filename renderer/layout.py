@@ -16,12 +16,22 @@ import string
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from renderer.fonts import FontMetrics
 from renderer.style import PageStyle
-from renderer.text import BR, Paragraph
+from renderer.text import BR, SPECIAL_FRAGS, Paragraph, segment_frags
 
-__all__ = ["Line", "Measurer", "PageLines", "Pager", "layout_paragraph", "paginate"]
+__all__ = [
+    "Line",
+    "Measurer",
+    "OpenParagraph",
+    "PageLines",
+    "Pager",
+    "latin_laid_out",
+    "layout_paragraph",
+    "paginate",
+]
 
 _FUZZ = 1e-6
 _SHRINK = 0.05  # reportlab's spaceShrinkage
@@ -94,55 +104,109 @@ class _Word:
         self.split = split
 
 
-def _frag_words(frags: tuple[str | None, ...], m: Measurer) -> list[_Word]:
-    """_getFragWords for unprocessed fragments."""
-    out: list[_Word] = []
-    pieces: list[str] = []
-    n = 0.0
-    hanging_strip = True
-    width = m.width
-    for frag in frags:
-        if frag is BR:
-            if pieces:
-                out.append(_Word(n, pieces, False))
-                pieces, n = [], 0.0
-            out.append(_Word(0, [""], False, _BREAK))
-            hanging_strip = True
-            continue
-        text = frag
-        if hanging_strip:
-            text = text.lstrip(" ")
-            if not text:
+class _WordSplitter:
+    """_getFragWords as a state machine: fragments in, finished words out.
+
+    Feeding a paragraph's fragments in any number of calls gives the same words as one call,
+    provided a text fragment is only ever cut right after a whitespace character (then the
+    word before the cut is finished either way). ``finish`` flushes the last word.
+    """
+
+    __slots__ = ("_any_frag", "_any_word", "_hanging_strip", "_last_hs", "_m", "_n", "_pieces")
+
+    def __init__(self, m: Measurer) -> None:
+        self._m = m
+        self._pieces: list[str] = []
+        self._n = 0.0
+        self._hanging_strip = True
+        self._last_hs = False
+        self._any_word = False
+        self._any_frag = False
+
+    def feed(self, frags: list[str | None] | tuple[str | None, ...]) -> list[_Word]:
+        out: list[_Word] = []
+        if not frags:
+            return out
+        self._any_frag = True
+        pieces = self._pieces
+        n = self._n
+        hanging_strip = self._hanging_strip
+        last_hs = self._last_hs
+        width = self._m.width
+        for frag in frags:
+            if frag is BR:
+                if pieces:
+                    out.append(_Word(n, pieces, False))
+                    pieces, n = [], 0.0
+                out.append(_Word(0, [""], False, _BREAK))
+                last_hs = False
+                hanging_strip = True
                 continue
-            hanging_strip = False
-        parts = text.split() if text != "\xa0" else ["\xa0"]
-        if text[0] in _PY_WS or not parts:
-            if pieces:
-                out.append(_Word(n, pieces, False))
+            text = frag
+            if hanging_strip:
+                text = text.lstrip(" ")
+                if not text:
+                    continue
+                hanging_strip = False
+            parts = text.split() if text != "\xa0" else ["\xa0"]
+            if text[0] in _PY_WS or not parts:
+                if pieces:
+                    out.append(_Word(n, pieces, False))
+                    pieces, n = [], 0.0
+                    last_hs = whs = False
+                else:
+                    whs = last_hs
+                if not whs:
+                    parts.insert(0, "")
+                elif not parts:
+                    continue
+            for w in parts[:-1]:
+                pieces.append(w)
+                n += width(w)
+                out.append(_Word(n, pieces, True))
+                last_hs = True
                 pieces, n = [], 0.0
-                whs = False
-            else:
-                whs = bool(out) and out[-1].hs
-            if not whs:
-                parts.insert(0, "")
-            elif not parts:
-                continue
-        for w in parts[:-1]:
+            w = parts[-1]
             pieces.append(w)
             n += width(w)
-            out.append(_Word(n, pieces, True))
-            pieces, n = [], 0.0
-        w = parts[-1]
-        pieces.append(w)
-        n += width(w)
-        if text[-1] in _PY_WS:
-            out.append(_Word(n, pieces, True))
-            pieces, n = [], 0.0
-    if pieces:
-        out.append(_Word(n, pieces, False))
-    if not out and frags:
-        out = [_Word(0, [""], False)]
-    return out
+            if text[-1] in _PY_WS:
+                out.append(_Word(n, pieces, True))
+                last_hs = True
+                pieces, n = [], 0.0
+        self._pieces = pieces
+        self._n = n
+        self._hanging_strip = hanging_strip
+        self._last_hs = last_hs
+        if out:
+            self._any_word = True
+        return out
+
+    def clone(self) -> _WordSplitter:
+        c = _WordSplitter(self._m)
+        c._pieces = list(self._pieces)
+        c._n = self._n
+        c._hanging_strip = self._hanging_strip
+        c._last_hs = self._last_hs
+        c._any_word = self._any_word
+        c._any_frag = self._any_frag
+        return c
+
+    def finish(self) -> list[_Word]:
+        out: list[_Word] = []
+        if self._pieces:
+            out.append(_Word(self._n, self._pieces, False))
+            self._pieces, self._n = [], 0.0
+        elif not self._any_word and self._any_frag:
+            out.append(_Word(0, [""], False))
+        if out:
+            self._any_word = True
+        return out
+
+
+def _frag_words(frags: tuple[str | None, ...], m: Measurer) -> list[_Word]:
+    """_getFragWords for unprocessed fragments."""
+    ws = _WordSplitter(m)
+    return ws.feed(frags) + ws.finish()
 
 
 def _split_frag_word(w: _Word, max_width: float, max_next: float, m: Measurer) -> list[_Word]:
@@ -178,96 +242,153 @@ def _split_frag_word(w: _Word, max_width: float, max_next: float, m: Measurer) -
     return out
 
 
-def _break_lines_multi(frags: tuple[str | None, ...], style: PageStyle, m: Measurer) -> list[Line]:
-    max_width = style.text_width
-    sw = m.space
-    stack = _frag_words(frags, m)
-    stack.reverse()
-    lines: list[Line] = []
-    texts: list[str] = []  # the line's fragment texts
-    closed = (0.0, 0.0)  # space-shrink partial sums over texts[:-1], starting from 0 and sw
-    n = 0
-    space_width: float = 0
-    current: float = 0
-    in_line = False
-    while stack:
-        w = stack.pop()
-        if not in_line:
-            n = 0
-            space_width = 0
-            current = 0
-        word_width = w.width
-        new_width = current + space_width + word_width if word_width > 0 else current
-        line_break = w.kind != _TEXT
-        # limWidth = maxWidth + 0.05 * (spaceWidth + sum(count(' ') * sw) over line frags)
-        if in_line:
-            shrink = closed[1] if space_width else closed[0]
-            ns = texts[-1].count(" ")
-            if ns:
-                shrink += ns * sw
-        else:
-            shrink = space_width
-        lim_width = max_width + shrink * _SHRINK
-        if (
-            not line_break
-            and new_width > lim_width
-            and w.split == _NOSPLIT
-            and word_width > max_width
-        ):
-            parts = _split_frag_word(w, max_width - space_width - current, max_width, m)
-            rest = parts[1:]
-            rest.reverse()
-            stack.extend(rest)
-            stack.append(_Word(0, [""], False, _INJECTED))
-            stack.append(parts[0])
-            continue
-        end_line = (new_width > lim_width and n > 0) or line_break
-        if not end_line:
-            ntext = w.pieces[0]
-            if ntext:
-                n += 1
+class _MultiWrap:
+    """Paragraph.breakLines (multi-fragment path) as a resumable greedy state machine.
+
+    ``push`` takes finished words and appends every line they complete to ``lines``; a line
+    only depends on its own words and the first word of the next line, so lines in ``lines``
+    never change when more words follow. ``finish`` ends the paragraph (the line in progress,
+    if any, is the last line: an empty line after the last <br/> is not one).
+    """
+
+    __slots__ = (
+        "_closed", "_current", "_in_line", "_m", "_max_width", "_n", "_space_width", "_sw",
+        "_texts", "lines", "splits",
+    )  # fmt: skip
+
+    def __init__(self, style: PageStyle, m: Measurer) -> None:
+        self._m = m
+        self._max_width = style.text_width
+        self._sw = m.space
+        self.lines: list[Line] = []
+        self._texts: list[str] = []  # the line's fragment texts
+        self._closed = (0.0, 0.0)  # space-shrink partial sums over texts[:-1], from 0 and sw
+        self._n = 0
+        self._space_width: float = 0
+        self._current: float = 0
+        self._in_line = False
+        self.splits = 0  # words cut character by character so far
+
+    def clone(self) -> _MultiWrap:
+        """A copy in the same state with no lines yet (to try words out)."""
+        c = _MultiWrap.__new__(_MultiWrap)
+        c._m, c._max_width, c._sw = self._m, self._max_width, self._sw
+        c.lines = []
+        c._texts = list(self._texts)
+        c._closed, c._n, c._space_width = self._closed, self._n, self._space_width
+        c._current, c._in_line, c.splits = self._current, self._in_line, self.splits
+        return c
+
+    def push(self, words: list[_Word]) -> None:
+        if not words:
+            return
+        m = self._m
+        max_width = self._max_width
+        sw = self._sw
+        lines = self.lines
+        texts = self._texts
+        closed = self._closed
+        n = self._n
+        space_width = self._space_width
+        current = self._current
+        in_line = self._in_line
+        stack = words[::-1]
+        while stack:
+            w = stack.pop()
             if not in_line:
-                texts = [ntext]
-                closed = (0.0, sw)
-                in_line = True
-            elif space_width:
-                if not texts[-1].endswith(" "):
-                    texts[-1] += " " + ntext
+                n = 0
+                space_width = 0
+                current = 0
+            word_width = w.width
+            new_width = current + space_width + word_width if word_width > 0 else current
+            line_break = w.kind != _TEXT
+            # limWidth = maxWidth + 0.05 * (spaceWidth + sum(count(' ') * sw) over line frags)
+            if in_line:
+                shrink = closed[1] if space_width else closed[0]
+                ns = texts[-1].count(" ")
+                if ns:
+                    shrink += ns * sw
+            else:
+                shrink = space_width
+            lim_width = max_width + shrink * _SHRINK
+            if (
+                not line_break
+                and new_width > lim_width
+                and w.split == _NOSPLIT
+                and word_width > max_width
+            ):
+                self.splits += 1
+                parts = _split_frag_word(w, max_width - space_width - current, max_width, m)
+                rest = parts[1:]
+                rest.reverse()
+                stack.extend(rest)
+                stack.append(_Word(0, [""], False, _INJECTED))
+                stack.append(parts[0])
+                continue
+            end_line = (new_width > lim_width and n > 0) or line_break
+            if not end_line:
+                ntext = w.pieces[0]
+                if ntext:
+                    n += 1
+                if not in_line:
+                    texts = [ntext]
+                    closed = (0.0, sw)
+                    in_line = True
+                elif space_width:
+                    if not texts[-1].endswith(" "):
+                        texts[-1] += " " + ntext
+                    else:
+                        texts[-1] += ntext
                 else:
                     texts[-1] += ntext
+                space_width = sw if w.hs else 0
+                if len(w.pieces) > 1:
+                    ni = False
+                    for p in w.pieces[1:]:
+                        closed = _close(closed, texts[-1], sw)
+                        texts.append(p)
+                        if p:
+                            ni = True
+                    if not ntext and ni:
+                        n += 1
+                current = new_width
             else:
-                texts[-1] += ntext
-            space_width = sw if w.hs else 0
-            if len(w.pieces) > 1:
-                ni = False
+                if line_break:
+                    texts.append("")
+                lines.append(_make_line(texts, max_width - current, n, w.kind == _BREAK))
+                if line_break:
+                    in_line = False
+                    texts = []
+                    continue
+                space_width = sw if w.hs else 0
+                current = word_width
+                n = 1
+                texts = [w.pieces[0]]
+                closed = (0.0, sw)
                 for p in w.pieces[1:]:
                     closed = _close(closed, texts[-1], sw)
                     texts.append(p)
-                    if p:
-                        ni = True
-                if not ntext and ni:
-                    n += 1
-            current = new_width
-        else:
-            if line_break:
-                texts.append("")
-            lines.append(_make_line(texts, max_width - current, n, w.kind == _BREAK))
-            if line_break:
-                in_line = False
-                texts = []
-                continue
-            space_width = sw if w.hs else 0
-            current = word_width
-            n = 1
-            texts = [w.pieces[0]]
-            closed = (0.0, sw)
-            for p in w.pieces[1:]:
-                closed = _close(closed, texts[-1], sw)
-                texts.append(p)
-            in_line = True
-    if in_line:
-        lines.append(_make_line(texts, max_width - current, n, False))
-    return lines
+                in_line = True
+        self._texts = texts
+        self._closed = closed
+        self._n = n
+        self._space_width = space_width
+        self._current = current
+        self._in_line = in_line
+
+    def finish(self) -> list[Line]:
+        if self._in_line:
+            self.lines.append(
+                _make_line(self._texts, self._max_width - self._current, self._n, False)
+            )
+            self._in_line = False
+        return self.lines
+
+
+def _break_lines_multi(frags: tuple[str | None, ...], style: PageStyle, m: Measurer) -> list[Line]:
+    wrap = _MultiWrap(style, m)
+    wrap.push(_frag_words(frags, m))
+    return wrap.finish()
 
 
 def _close(closed: tuple[float, float], text: str, sw: float) -> tuple[float, float]:
@@ -317,59 +438,96 @@ def _split_word(
     return out
 
 
-def _break_lines_simple(text: str, style: PageStyle, m: Measurer) -> list[Line]:
-    text = text.strip(" ")
-    if not text:
-        return []
-    words: list[str] = text.split()
-    words.reverse()
-    max_width = style.text_width
-    sw = m.space
-    d_shrink = _SHRINK * sw
-    lines: list[Line] = []
-    cline: list[str] = []
-    current = -sw
-    forced = False
+class _SimpleWrap:
+    """Paragraph.breakLines (single-fragment path) as a resumable greedy state machine.
 
-    def emit(extra: float, ws: list[str]) -> None:
-        t = " ".join(ws)
-        lines.append(Line(t, _word_space(extra, len(ws) - 1), False))
+    Same contract as :class:`_MultiWrap`; words are the fragment's whitespace-split words.
+    """
 
-    while words:
-        word = words.pop()
-        if not word and isinstance(word, _SplitStr):
-            forced = True
-        word_width = m.width(word)
-        new_width = current + sw + word_width
-        lim_width = max_width + d_shrink * len(cline)
-        if (
-            new_width > lim_width
-            and not forced
-            and not isinstance(word, _SplitStr)
-            and word_width > max_width
-        ):
-            pieces = _split_word(word, current + sw, max_width, m)
-            pieces.reverse()
-            words.extend(pieces)
-            forced = True
-            continue
-        if new_width <= lim_width or not cline or forced:
-            if word:
-                cline.append(word)
-            if forced:
-                forced = False
-                emit(max_width - new_width, cline)
-                cline = []
-                current = -sw
+    __slots__ = ("_cline", "_current", "_d_shrink", "_m", "_max_width", "_sw", "lines", "splits")
+
+    def __init__(self, style: PageStyle, m: Measurer) -> None:
+        self._m = m
+        self._max_width = style.text_width
+        self._sw = m.space
+        self._d_shrink = _SHRINK * self._sw
+        self.lines: list[Line] = []
+        self._cline: list[str] = []
+        self._current = -self._sw
+        self.splits = 0
+
+    def clone(self) -> _SimpleWrap:
+        """A copy in the same state with no lines yet (to try words out)."""
+        c = _SimpleWrap.__new__(_SimpleWrap)
+        c._m, c._max_width, c._sw, c._d_shrink = self._m, self._max_width, self._sw, self._d_shrink
+        c.lines = []
+        c._cline = list(self._cline)
+        c._current, c.splits = self._current, self.splits
+        return c
+
+    def push(self, new_words: list[str]) -> None:
+        if not new_words:
+            return
+        words = new_words[::-1]
+        m = self._m
+        max_width = self._max_width
+        sw = self._sw
+        d_shrink = self._d_shrink
+        lines = self.lines
+        cline = self._cline
+        current = self._current
+        forced = False
+        while words:
+            word = words.pop()
+            if not word and isinstance(word, _SplitStr):
+                forced = True
+            word_width = m.width(word)
+            new_width = current + sw + word_width
+            lim_width = max_width + d_shrink * len(cline)
+            if (
+                new_width > lim_width
+                and not forced
+                and not isinstance(word, _SplitStr)
+                and word_width > max_width
+            ):
+                self.splits += 1
+                pieces = _split_word(word, current + sw, max_width, m)
+                pieces.reverse()
+                words.extend(pieces)
+                forced = True
+                continue
+            if new_width <= lim_width or not cline or forced:
+                if word:
+                    cline.append(word)
+                if forced:
+                    forced = False
+                    lines.append(_simple_line(max_width - new_width, cline))
+                    cline = []
+                    current = -sw
+                else:
+                    current = new_width
             else:
-                current = new_width
-        else:
-            emit(max_width - current, cline)
-            cline = [word]
-            current = word_width
-    if cline:
-        emit(max_width - current, cline)
-    return lines
+                lines.append(_simple_line(max_width - current, cline))
+                cline = [word]
+                current = word_width
+        self._cline = cline
+        self._current = current
+
+    def finish(self) -> list[Line]:
+        if self._cline:
+            self.lines.append(_simple_line(self._max_width - self._current, self._cline))
+            self._cline = []
+        return self.lines
+
+
+def _simple_line(extra: float, ws: list[str]) -> Line:
+    return Line(" ".join(ws), _word_space(extra, len(ws) - 1), False)
+
+
+def _break_lines_simple(text: str, style: PageStyle, m: Measurer) -> list[Line]:
+    wrap = _SimpleWrap(style, m)
+    wrap.push(text.strip(" ").split())
+    return wrap.finish()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -596,6 +754,32 @@ class Pager:
             self._page = PageLines([], [])
             self._avail = self._per_page
 
+    def release(self, lines: list[Line]) -> tuple[list[PageLines], list[Line]]:
+        """Place the final leading lines of a default-mode paragraph still in progress.
+
+        A page is complete when the paragraph certainly overflows it: it has more final
+        lines than the page has room. Then the page takes what :meth:`add` would give it
+        (nothing if only one line is free) and the rest continues on the next page, with a
+        blank first line after a <br/> boundary. Returns the completed pages and the lines
+        not yet placed; :meth:`add` the paragraph's remaining lines after those at its end.
+        """
+        done: list[PageLines] = []
+        while len(lines) > self._avail:
+            s = self._avail
+            if s > 1:
+                page = self._page
+                start = len(page.lines)
+                page.lines.extend(lines[:s])
+                page.boxes.append((start, start + s))
+                tail = lines[s:]
+                if lines[s - 1].ends_break:
+                    tail.insert(0, BLANK_BREAK_LINE)
+                lines = tail
+            done.append(self._page)
+            self._page = PageLines([], [])
+            self._avail = self._per_page
+        return done, lines
+
     def finish(self) -> PageLines:
         return self._page
 
@@ -613,3 +797,147 @@ def paginate(
             if max_pages is not None and emitted >= max_pages:
                 return
     yield pager.finish()
+
+
+# ----------------------------------------------------------------------------------------------
+# Incremental wrapping of a paragraph whose text is still arriving (default mode only)
+
+
+def latin_laid_out(lines: list[Line]) -> LaidOut:
+    """A default-mode paragraph from its lines (continuations start with a blank line after a
+    <br/> boundary)."""
+    return _latin(lines)
+
+
+class OpenParagraph:
+    """A 30-line group in the default (non-CJK) mode, wrapped while its text arrives.
+
+    Text comes in pieces cut as :func:`renderer.text.segment_frags` requires, so every word
+    before a cut is finished. reportlab's wrap is greedy, line by line: a line is final once
+    the first word of the next line is known, and :class:`_MultiWrap` only emits such lines.
+    Which of reportlab's two paths the paragraph takes is only known at its end: the
+    single-fragment path if it is one fragment (one source line without entities or no-break
+    spaces), else the multi-fragment one. Their float sums differ in the last bits and they cut
+    words wider than a line differently, so while the single-fragment path is still possible
+    both run, and only lines on which they agree are final. Work is proportional to the text
+    added.
+    """
+
+    def __init__(self, style: PageStyle, m: Measurer) -> None:
+        self._words = _WordSplitter(m)
+        self._multi = _MultiWrap(style, m)
+        self._simple: _SimpleWrap | None = _SimpleWrap(style, m)
+        self._started = False  # a piece was added: the next one does not start the group
+        self._nfrags = 0  # the paragraph's fragments so far (pieces of one text frag count once)
+        self._last_text = False  # the last fragment so far is a text fragment
+        self._agreed = 0  # leading lines on which both paths agree
+        self._disagree = False  # they differ: only the final path's lines count
+
+    @property
+    def lines(self) -> list[Line]:
+        """The multi-fragment path's lines; the first ``final_count()`` are final."""
+        return self._multi.lines
+
+    def add(self, piece: str) -> None:
+        self._feed(segment_frags(piece, not self._started, False))
+
+    def _feed(self, frags: list[str | None]) -> None:
+        self._started = True
+        if not frags:
+            return
+        self._multi.push(self._words.feed(frags))
+        simple = self._simple
+        if simple is None:
+            return
+        for f in frags:
+            if f is BR:
+                self._nfrags = 2
+            elif f in SPECIAL_FRAGS:
+                self._nfrags += 1
+                self._last_text = False
+            elif not self._last_text:
+                self._nfrags += 1
+                self._last_text = True
+        if self._nfrags > 1:
+            self._simple = None
+        else:
+            simple.push([w for f in frags if f is not None for w in f.split()])
+
+    def final_count(self) -> int:
+        """How many leading lines can no longer change, whatever text follows."""
+        lines = self._multi.lines
+        simple = self._simple
+        if simple is None:
+            return len(lines)
+        if not self._disagree:
+            other = simple.lines
+            a = self._agreed
+            k = min(len(lines), len(other))
+            while a < k and lines[a] == other[a]:
+                a += 1
+            self._agreed = a
+            self._disagree = a < k
+        return self._agreed
+
+    def peek(self, partial: str) -> list[Line]:
+        """The lines after ``lines`` that a word still growing already fixes.
+
+        ``partial``: the text after the last cut, trailing whitespace removed, so the last word
+        is a prefix of a word to come. If that prefix is wider than a line (so the whole word
+        will be too), reportlab cuts it character by character: the first piece ends the
+        current line and every further piece but the last fills a line of its own, and those
+        only depend on the characters already there. Otherwise nothing is fixed. Costs
+        O(len(partial)): call it for geometrically growing prefixes.
+        """
+        if self._disagree or not partial:
+            return []
+        simple = self._simple
+        n = len(self._multi.lines)
+        if simple is not None and not (len(simple.lines) == n == self._agreed):
+            return []
+        frags = segment_frags(partial, not self._started, False)
+        if not frags:
+            return []
+        splitter = self._words.clone()
+        words = splitter.feed(frags) + splitter.finish()
+        got = _try_last_word(self._multi.clone(), words)
+        if not got or simple is None:
+            return got
+        nfrags, last_text = self._nfrags, self._last_text
+        for f in frags:
+            if f is BR or f in SPECIAL_FRAGS:
+                return got  # not one fragment: only the multi-fragment path counts
+            if not last_text:
+                nfrags += 1
+                last_text = True
+        if nfrags > 1:
+            return got
+        other = _try_last_word(simple.clone(), [w for f in frags if f for w in f.split()])
+        k = 0
+        for a, b in zip(got, other, strict=False):
+            if a != b:
+                break
+            k += 1
+        return got[:k]
+
+    def finish(self, piece: str) -> list[Line]:
+        """The last piece (its end is the group's end): all of the paragraph's lines."""
+        self._feed(segment_frags(piece, not self._started, True))
+        self._multi.push(self._words.finish())
+        lines = self._multi.finish()
+        if self._simple is not None and self._nfrags == 1:
+            return self._simple.finish()
+        return lines
+
+
+def _try_last_word(wrap: _MultiWrap | _SimpleWrap, words: list[Any]) -> list[Line]:
+    """Push words into a scratch wrap whose last word may still grow: the lines that are
+    final, which is all of them if that word is cut (a longer word is cut the same way up to
+    its last piece), else only those before it."""
+    if not words:
+        return []
+    wrap.push(words[:-1])
+    before = len(wrap.lines)
+    splits = wrap.splits
+    wrap.push(words[-1:])
+    return wrap.lines if wrap.splits > splits else wrap.lines[:before]

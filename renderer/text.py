@@ -17,10 +17,13 @@ from dataclasses import dataclass
 __all__ = [
     "BR",
     "LINES_PER_PARAGRAPH",
+    "SPECIAL_FRAGS",
+    "WHITESPACE",
     "Paragraph",
     "contains_cjk",
     "paragraph_frags",
     "prepare_lines",
+    "segment_frags",
 ]
 
 LINES_PER_PARAGRAPH = 30
@@ -33,6 +36,8 @@ _MULTI_SPACE = re.compile(" {2,}")
 _WS_CHARS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and c != 0xA0)
 _WS_RUN = re.compile("[" + re.escape(_WS_CHARS) + "]+")
 _SPECIAL = re.compile("([&<>\xa0])")
+#: Fragments of their own (entities and the no-break space); never merged with a neighbour.
+SPECIAL_FRAGS = frozenset("&<>\xa0")
 
 WHITESPACE = _WS_CHARS
 
@@ -66,15 +71,44 @@ def paragraph_frags(lines: list[str]) -> Paragraph:
     for i, line in enumerate(lines):
         if i:
             out.append(BR)
-        if line:
-            line = _WS_RUN.sub(" ", line)
-            if i == 0:
-                line = line.lstrip(" ")
-            if i == last:
-                line = line.rstrip(" ")
-            if line:
-                if _SPECIAL.search(line) is None:
-                    out.append(line)
-                else:
-                    out.extend(p for p in _SPECIAL.split(line) if p)
+        _line_frags(line, i == 0, i == last, out)
     return Paragraph(tuple(out))
+
+
+def _line_frags(line: str, lstrip: bool, rstrip: bool, out: list[str | None]) -> None:
+    """Append one prepared line's fragments."""
+    if line:
+        line = _WS_RUN.sub(" ", line)
+        if lstrip:
+            line = line.lstrip(" ")
+        if rstrip:
+            line = line.rstrip(" ")
+        if line:
+            if _SPECIAL.search(line) is None:
+                out.append(line)
+            else:
+                out.extend(p for p in _SPECIAL.split(line) if p)
+
+
+def segment_frags(segment: str, group_start: bool, group_end: bool) -> list[str | None]:
+    """The fragments of one piece of a paragraph's (cleaned) source text.
+
+    Cut a paragraph's text into pieces, each cut right after a whitespace character that
+    reportlab treats as one (so not inside a run of 2+ spaces, which become no-break spaces)
+    and before a non-whitespace one. Then runs of whitespace and entities never straddle a cut,
+    and the pieces' fragments, concatenated, are the paragraph's fragments except that a text
+    fragment crossing a cut comes in two parts; the first ends with a space, so reportlab makes
+    the same words of both (see ``layout._WordSplitter``). ``group_start``: the piece
+    starts the 30-line group (its first line is left-stripped); ``group_end``: it ends the
+    group (its last line is right-stripped).
+    """
+    out: list[str | None] = []
+    lines = segment.split("\n")
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        if i:
+            out.append(BR)
+        if "  " in line:
+            line = _MULTI_SPACE.sub(_nbsp, line)
+        _line_frags(line, group_start and i == 0, group_end and i == last, out)
+    return out
