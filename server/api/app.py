@@ -20,7 +20,7 @@ from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
 from server.api.state import AppState, admission_for
 from server.engines.base import Engine
-from server.loop.runner import PageSinkFactory, default_page_sink
+from server.loop.runner import PageSinkFactory, default_page_sink, warm_up_renderer
 from server.media.sources import ImageSources
 from server.metrics import Metrics
 from server.settings import Settings
@@ -109,7 +109,12 @@ def exit_code(app: FastAPI) -> int:
 
 async def _load(state: AppState, factory: EngineFactory) -> None:
     try:
-        state.attach(await factory(state.settings))
+        # Compile the renderer's kernels while the engine loads, not in the first request's
+        # first inter-round gap.
+        warm = asyncio.create_task(asyncio.to_thread(warm_up_renderer))
+        engine = await factory(state.settings)
+        await warm
+        state.attach(engine)
         log.info("engine ready: %s", state.model_name)
     except asyncio.CancelledError:
         raise

@@ -47,6 +47,14 @@ def default_page_sink(max_pages: int) -> PageSink:
     return PageStream(max_pages=max_pages)
 
 
+def warm_up_renderer() -> None:
+    """Render one page so fonts, glyph atlas and the native kernels are loaded (the kernels
+    compile on first use: ~0.4 s, which would otherwise land in the first request's gap)."""
+    sink = default_page_sink(1)
+    sink.feed("warm up: x^2 + y^2 = z^2, \\frac{a}{b} </think>")
+    sink.flush()
+
+
 @dataclass
 class _Round:
     """Book-keeping of the round being generated."""

@@ -45,12 +45,6 @@ def test_remote_mode_imports_without_torch() -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/engines/image_tokens.py loads AutoProcessor; GLM-4.1V's needs torch and "
-    "torchvision for its video processor. AutoImageProcessor(backend='pil') gives the same count "
-    "without them. Remove this mark when fixed.",
-)
 def test_image_token_accounting_without_torch(tiny_model_dir: Path) -> None:
     from server.engines.image_tokens import ImageTokenCounter
 

