@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.deploy.tools import DASHBOARD
 
-# The gateway's metrics (fixed names; see docs/deploy.md "Metrics reference").
+# The gateway's metrics (fixed names; see README.md "Metrics reference").
 GATEWAY_HISTOGRAMS = frozenset(
     {
         "vtcr1_request_latency_seconds",

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.deploy.tools import ROOT
 
 ABSENT = ("torch", "torchvision", "torchaudio", "vllm", "triton")

@@ -1,7 +1,7 @@
 """Load: 64 concurrent streaming requests over real HTTP, each three rounds (two rendered to
 pages), a quarter of them cancelled at random points. Every other request completes, no engine
 request is left running, `vtcr1_requests_in_flight` returns to 0, and memory returns to its
-level. Run with `-s` to see the figures (they are in docs/reliability.md)."""
+level. Run with `-s` to see the figures (they are in README.md, "Reliability")."""
 
 from __future__ import annotations
 
