@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PIL import Image
@@ -25,22 +25,26 @@ def _text_only(message: ChatMessage) -> str | None:
     return None
 
 
-def hf_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages for `processor.apply_chat_template` (images are placeholders)."""
+def _conversation(
+    messages: Sequence[ChatMessage], image: Callable[[ImagePart], dict[str, Any]]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for m in messages:
         text = _text_only(m)
         if text is not None:
             out.append({"role": m.role, "content": text})
             continue
-        parts: list[dict[str, Any]] = []
-        for p in m.parts:
-            if isinstance(p, ImagePart):
-                parts.append({"type": "image"})
-            else:
-                parts.append({"type": "text", "text": p.text})
+        parts = [
+            image(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+            for p in m.parts
+        ]
         out.append({"role": m.role, "content": parts})
     return out
+
+
+def hf_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Messages for `processor.apply_chat_template` (images are placeholders)."""
+    return _conversation(messages, lambda _: {"type": "image"})
 
 
 def render_hf_prompt(processor: Any, messages: Sequence[ChatMessage]) -> str:
@@ -89,17 +93,6 @@ def png_data_url(part: ImagePart) -> str:
 
 def openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages for `/v1/chat/completions` (images inline as PNG data URLs)."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        text = _text_only(m)
-        if text is not None:
-            out.append({"role": m.role, "content": text})
-            continue
-        parts: list[dict[str, Any]] = []
-        for p in m.parts:
-            if isinstance(p, ImagePart):
-                parts.append({"type": "image_url", "image_url": {"url": png_data_url(p)}})
-            else:
-                parts.append({"type": "text", "text": p.text})
-        out.append({"role": m.role, "content": parts})
-    return out
+    return _conversation(
+        messages, lambda p: {"type": "image_url", "image_url": {"url": png_data_url(p)}}
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
+from tests.support.prometheus import metric
 
 UNFINISHED = "let me think about this problem step by step carefully " * 20
 FINAL = "so it is five </think> The answer is 5. <answer>5</answer>"
@@ -132,14 +133,6 @@ async def test_models_health_ready_version(make_client: Any) -> None:
         assert (await client.get("/health")).json() == {"status": "ok"}
         assert (await client.get("/ready")).status_code == 200
         assert "version" in (await client.get("/version")).json()
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    for line in text.splitlines():
-        named = line.startswith(name + "{") or line.startswith(name + " ")
-        if named and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_metrics_move_by_the_expected_amounts(make_client: Any) -> None:

@@ -22,9 +22,9 @@ from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
 from server.engines.vllm_process import VllmServer
 from server.settings import Settings
-from tests.api.test_chat_scripted import metric
 from tests.conftest import SERVED_NAME
 from tests.support.live_server import serving
+from tests.support.prometheus import metric
 
 pytestmark = pytest.mark.engine
 

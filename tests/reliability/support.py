@@ -179,15 +179,6 @@ class DyingEngine(RoundEngine):
             raise EngineError("EngineDeadError: engine core process died", retryable=False)
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """One sample of a Prometheus exposition (0 if absent)."""
-    for line in text.splitlines():
-        named = line.startswith(name + "{") or line.startswith(name + " ")
-        if named and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def chat(**fields: object) -> dict[str, object]:
     return {"model": MODEL, "messages": [{"role": "user", "content": "What is 2 + 3?"}], **fields}
 

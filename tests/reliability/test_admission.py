@@ -17,8 +17,8 @@ from tests.reliability.support import (
     assert_openai_error,
     chat,
     eventually,
-    metric,
 )
+from tests.support.prometheus import metric
 
 
 async def test_admission_bounds_running_and_queued_fifo() -> None:

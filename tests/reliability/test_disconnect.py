@@ -16,8 +16,9 @@ from renderer import PageStream
 from server.api.app import create_app
 from server.settings import Settings
 from tests.loop.scripted import tokens_of
-from tests.reliability.support import THINKING, RoundEngine, Turnstile, chat, eventually, metric
+from tests.reliability.support import THINKING, RoundEngine, Turnstile, chat, eventually
 from tests.support.live_server import live_server, serving
+from tests.support.prometheus import metric
 
 URL = "/v1/chat/completions"
 

@@ -31,8 +31,8 @@ from tests.reliability.support import (
     assert_openai_error,
     chat,
     eventually,
-    metric,
 )
+from tests.support.prometheus import metric
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,8 +20,9 @@ import psutil
 from server.api.app import create_app
 from server.loop.events import RenderedPage
 from server.settings import Settings
-from tests.reliability.support import THINKING, RoundEngine, chat, eventually, metric
+from tests.reliability.support import THINKING, RoundEngine, chat, eventually
 from tests.support.live_server import serving
+from tests.support.prometheus import metric
 
 REQUESTS = 64
 CANCELLED = REQUESTS // 4

@@ -16,9 +16,9 @@ from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
 from tests.conftest import SERVED_NAME
-from tests.reliability.support import metric
 from tests.reliability.test_load import REQUESTS, Outcome, rss_mb
 from tests.support.live_server import serving
+from tests.support.prometheus import metric
 
 pytestmark = pytest.mark.engine
 CANCELLED = REQUESTS // 4
