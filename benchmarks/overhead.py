@@ -4,7 +4,9 @@ the gateway in remote (`openai`) mode, alternating, on the tiny model.
 Both paths get byte-identical chat messages (the VTC system prompt and the question), greedy
 decoding and the same `max_tokens`, so the replica does the same work; the difference is the
 gateway (validation, loop, SSE/JSON re-encoding, one extra loopback hop). Streaming is used
-for both, timed to the last byte.
+for both, timed to the last byte. The gateway runs as deployed: its own `vtcr1 serve` process
+(a server on the benchmark's own event loop would add ~40 ms of loopback TCP delay to every
+request, an artefact of client and server sharing one loop).
 
     .venv/bin/python benchmarks/overhead.py [--requests 40] [--max-tokens 64]
 """
@@ -13,16 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from server.settings import VTC_SYSTEM_PROMPT, Settings
+from server.settings import VTC_SYSTEM_PROMPT
 
 QUESTION = "What is the sum of the first 20 odd numbers?"
 
@@ -36,24 +43,42 @@ async def timed_stream(client: httpx.AsyncClient, url: str, body: dict[str, Any]
     return time.perf_counter() - start
 
 
+async def is_ready(client: httpx.AsyncClient, base: str) -> bool:
+    try:
+        return (await client.get(f"{base}/ready")).status_code == 200
+    except httpx.TransportError:
+        return False  # not listening yet
+
+
+@contextlib.contextmanager
+def gateway_process(backend: str, model: str, port: int) -> Iterator[str]:
+    """`vtcr1 serve` in remote mode, in its own process group."""
+    command = [str(Path(sys.executable).with_name("vtcr1")), "serve", "--engine", "openai"]
+    command += ["--backend-urls", backend, "--model", model, "--port", str(port)]
+    command += ["--log-level", "warning"]
+    proc = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 async def bench(args: argparse.Namespace) -> int:
-    from server.api.app import create_app
-    from server.engines.vllm_process import VllmServer
+    from server.engines.vllm_process import VllmServer, free_port
     from server.tiny_model import ensure_tiny_model
-    from tests.support.live_server import serving
 
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
     model = str(ensure_tiny_model(cache))
-    with VllmServer(model, served_model_name="tiny") as replica:
-        settings = Settings(
-            engine="openai", backend_urls=[replica.base_url], model=model, cache_dir=cache
-        )
-        app = create_app(settings)
-        async with serving(app) as gateway, httpx.AsyncClient(timeout=120) as client:
-            for _ in range(200):  # wait for the engine to attach (remote: instant)
-                if (await client.get(f"{gateway}/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.05)
+    with (
+        VllmServer(model, served_model_name="tiny") as replica,
+        gateway_process(replica.base_url, model, free_port()) as gateway,
+    ):
+        async with httpx.AsyncClient(timeout=120) as client:
+            deadline = time.monotonic() + 120
+            while not await is_ready(client, gateway):
+                assert time.monotonic() < deadline, "gateway not ready"
+                await asyncio.sleep(0.1)
             direct_body = {
                 "model": "tiny",
                 "messages": [
