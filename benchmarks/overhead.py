@@ -43,11 +43,13 @@ async def timed_stream(client: httpx.AsyncClient, url: str, body: dict[str, Any]
     return time.perf_counter() - start
 
 
-async def is_ready(client: httpx.AsyncClient, base: str) -> bool:
+async def is_ready(client: httpx.AsyncClient, base: str, path: str = "/ready") -> bool:
+    """Whether `base` answers `path` (any status when path is not /ready)."""
     try:
-        return (await client.get(f"{base}/ready")).status_code == 200
+        status = (await client.get(f"{base}{path}")).status_code
     except httpx.TransportError:
         return False  # not listening yet
+    return status == 200 or path != "/ready"
 
 
 @contextlib.contextmanager

@@ -1,0 +1,132 @@
+"""The floor under the gateway-overhead benchmark: a bare byte relay in front of `vllm serve`.
+
+The relay (a few lines of Starlette + httpx, its own uvicorn process) forwards the request body
+and copies the response bytes back without parsing them: one more loopback HTTP hop and nothing
+else. What the gateway adds beyond this is its own work (parse vLLM's chunks, run the loop,
+re-encode ours). Same request, same alternation as `benchmarks/overhead.py`.
+
+    .venv/bin/python benchmarks/relay_floor.py [--requests 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+
+def relay_app() -> Starlette:
+    """The relay; `uvicorn --factory relay_floor:relay_app`, upstream from $UPSTREAM."""
+    upstream = os.environ["UPSTREAM"]
+    client = httpx.AsyncClient(timeout=120)
+
+    async def chat(request: Request) -> StreamingResponse:
+        outgoing = client.build_request(
+            "POST",
+            upstream + "/v1/chat/completions",
+            content=await request.body(),
+            headers={"content-type": "application/json"},
+        )
+        response = await client.send(outgoing, stream=True)
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_raw():
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return StreamingResponse(relay(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+@contextlib.contextmanager
+def relay_process(upstream: str, port: int) -> Iterator[str]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "relay_floor:relay_app"]
+    command += ["--port", str(port), "--log-level", "warning"]
+    env = {**os.environ, "UPSTREAM": upstream}
+    here = str(Path(__file__).parent)
+    proc = subprocess.Popen(command, cwd=here, env=env, start_new_session=True)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+async def bench(args: argparse.Namespace) -> int:
+    from overhead import QUESTION, is_ready, timed_stream
+
+    from server.engines.vllm_process import VllmServer, free_port
+    from server.settings import VTC_SYSTEM_PROMPT
+    from server.tiny_model import ensure_tiny_model
+
+    cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
+    model = str(ensure_tiny_model(cache))
+    with (
+        VllmServer(model, served_model_name="tiny") as replica,
+        relay_process(replica.base_url, free_port()) as relay,
+    ):
+        async with httpx.AsyncClient(timeout=120) as client:
+            deadline = time.monotonic() + 60
+            while not await is_ready(client, relay, path="/v1/chat/completions"):
+                assert time.monotonic() < deadline, "relay not listening"
+                await asyncio.sleep(0.1)
+            body = {
+                "model": "tiny",
+                "messages": [
+                    {"role": "system", "content": VTC_SYSTEM_PROMPT},
+                    {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
+                ],
+                "max_tokens": args.max_tokens,
+                "temperature": 0.0,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "skip_special_tokens": False,
+            }
+            direct_url = f"{replica.base_url}/v1/chat/completions"
+            relay_url = f"{relay}/v1/chat/completions"
+            for _ in range(3):
+                await timed_stream(client, direct_url, body)
+                await timed_stream(client, relay_url, body)
+            direct: list[float] = []
+            relayed: list[float] = []
+            for i in range(args.requests):
+                pair = [(direct, direct_url), (relayed, relay_url)]
+                if i % 2:
+                    pair.reverse()
+                for sink, url in pair:
+                    sink.append(await timed_stream(client, url, body))
+    d, r = statistics.median(direct), statistics.median(relayed)
+    print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
+    print(f"through a bare relay: median {r * 1e3:.1f} ms")
+    print(f"relay/direct latency ratio (median): {r / d:.3f}; added {(r - d) * 1e3:.1f} ms")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--cache-dir", default=None)
+    return asyncio.run(bench(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
