@@ -43,27 +43,66 @@ async def timed_stream(client: httpx.AsyncClient, url: str, body: dict[str, Any]
     return time.perf_counter() - start
 
 
-async def is_ready(client: httpx.AsyncClient, base: str, path: str = "/ready") -> bool:
-    """Whether `base` answers `path` (any status when path is not /ready)."""
-    try:
-        status = (await client.get(f"{base}{path}")).status_code
-    except httpx.TransportError:
-        return False  # not listening yet
-    return status == 200 or path != "/ready"
+async def wait_listening(
+    client: httpx.AsyncClient, base: str, path: str = "/ready", timeout_s: float = 120
+) -> None:
+    """Poll until `base` answers `path` (with 200 for /ready, with anything otherwise)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            status = (await client.get(f"{base}{path}")).status_code
+            if status == 200 or path != "/ready":
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        assert time.monotonic() < deadline, f"{base} not ready"
+        await asyncio.sleep(0.1)
 
 
 @contextlib.contextmanager
-def gateway_process(backend: str, model: str, port: int) -> Iterator[str]:
-    """`vtcr1 serve` in remote mode, in its own process group."""
-    command = [str(Path(sys.executable).with_name("vtcr1")), "serve", "--engine", "openai"]
-    command += ["--backend-urls", backend, "--model", model, "--port", str(port)]
-    command += ["--log-level", "warning"]
-    proc = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
+def child_process(command: list[str], **popen: Any) -> Iterator[None]:
+    """A child in its own process group, ended with SIGTERM on exit."""
+    proc = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL, **popen)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+def direct_body(max_tokens: int) -> dict[str, Any]:
+    """The chat request the gateway itself sends the replica for a one-round question."""
+    return {
+        "model": "tiny",
+        "messages": [
+            {"role": "system", "content": VTC_SYSTEM_PROMPT},
+            {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
+        ],
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "skip_special_tokens": False,
+    }
+
+
+Endpoint = tuple[str, dict[str, Any]]  # (url, body)
+
+
+async def compare(
+    client: httpx.AsyncClient, first: Endpoint, second: Endpoint, requests: int
+) -> tuple[float, float]:
+    """Median latencies of two paths, warmed, then alternating (order flipped every pair)."""
+    for _ in range(3):
+        for url, body in (first, second):
+            await timed_stream(client, url, body)
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(requests):
+        order = [0, 1] if i % 2 == 0 else [1, 0]
+        for k in order:
+            url, body = (first, second)[k]
+            times[k].append(await timed_stream(client, url, body))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -72,27 +111,16 @@ async def bench(args: argparse.Namespace) -> int:
 
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
     model = str(ensure_tiny_model(cache))
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("vtcr1")), "serve", "--engine", "openai"]
+    command += ["--model", model, "--port", str(port), "--log-level", "warning"]
+    gateway = f"http://127.0.0.1:{port}"
     with (
         VllmServer(model, served_model_name="tiny") as replica,
-        gateway_process(replica.base_url, model, free_port()) as gateway,
+        child_process([*command, "--backend-urls", replica.base_url]),
     ):
         async with httpx.AsyncClient(timeout=120) as client:
-            deadline = time.monotonic() + 120
-            while not await is_ready(client, gateway):
-                assert time.monotonic() < deadline, "gateway not ready"
-                await asyncio.sleep(0.1)
-            direct_body = {
-                "model": "tiny",
-                "messages": [
-                    {"role": "system", "content": VTC_SYSTEM_PROMPT},
-                    {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
-                ],
-                "max_tokens": args.max_tokens,
-                "temperature": 0.0,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                "skip_special_tokens": False,
-            }
+            await wait_listening(client, gateway)
             gateway_body = {
                 "model": "tiny",
                 "messages": [{"role": "user", "content": QUESTION}],
@@ -102,20 +130,12 @@ async def bench(args: argparse.Namespace) -> int:
                 "stream_options": {"include_usage": True},
                 "vtc": {"max_rounds": 1},
             }
-            direct_url = f"{replica.base_url}/v1/chat/completions"
-            gateway_url = f"{gateway}/v1/chat/completions"
-            for _ in range(3):  # warm both paths
-                await timed_stream(client, direct_url, direct_body)
-                await timed_stream(client, gateway_url, gateway_body)
-            direct: list[float] = []
-            through: list[float] = []
-            for i in range(args.requests):
-                pair = [(direct, direct_url, direct_body), (through, gateway_url, gateway_body)]
-                if i % 2:
-                    pair.reverse()
-                for sink, url, body in pair:
-                    sink.append(await timed_stream(client, url, body))
-    d, g = statistics.median(direct), statistics.median(through)
+            d, g = await compare(
+                client,
+                (f"{replica.base_url}/v1/chat/completions", direct_body(args.max_tokens)),
+                (f"{gateway}/v1/chat/completions", gateway_body),
+                args.requests,
+            )
     print(f"requests per path: {args.requests}, max_tokens {args.max_tokens}, greedy, streamed")
     print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
     print(f"through the gateway:  median {g * 1e3:.1f} ms")

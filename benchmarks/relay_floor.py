@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -56,64 +51,35 @@ def relay_app() -> Starlette:
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 
 
-@contextlib.contextmanager
-def relay_process(upstream: str, port: int) -> Iterator[str]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "relay_floor:relay_app"]
-    command += ["--port", str(port), "--log-level", "warning"]
-    env = {**os.environ, "UPSTREAM": upstream}
-    here = str(Path(__file__).parent)
-    proc = subprocess.Popen(command, cwd=here, env=env, start_new_session=True)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-
-
 async def bench(args: argparse.Namespace) -> int:
-    from overhead import QUESTION, is_ready, timed_stream
+    from overhead import child_process, compare, direct_body, wait_listening
 
     from server.engines.vllm_process import VllmServer, free_port
-    from server.settings import VTC_SYSTEM_PROMPT
     from server.tiny_model import ensure_tiny_model
 
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
     model = str(ensure_tiny_model(cache))
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "relay_floor:relay_app"]
+    command += ["--port", str(port), "--log-level", "warning"]
+    relay = f"http://127.0.0.1:{port}"
     with (
         VllmServer(model, served_model_name="tiny") as replica,
-        relay_process(replica.base_url, free_port()) as relay,
+        child_process(
+            command,
+            cwd=str(Path(__file__).parent),
+            env={**os.environ, "UPSTREAM": replica.base_url},
+        ),
     ):
         async with httpx.AsyncClient(timeout=120) as client:
-            deadline = time.monotonic() + 60
-            while not await is_ready(client, relay, path="/v1/chat/completions"):
-                assert time.monotonic() < deadline, "relay not listening"
-                await asyncio.sleep(0.1)
-            body = {
-                "model": "tiny",
-                "messages": [
-                    {"role": "system", "content": VTC_SYSTEM_PROMPT},
-                    {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
-                ],
-                "max_tokens": args.max_tokens,
-                "temperature": 0.0,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                "skip_special_tokens": False,
-            }
-            direct_url = f"{replica.base_url}/v1/chat/completions"
-            relay_url = f"{relay}/v1/chat/completions"
-            for _ in range(3):
-                await timed_stream(client, direct_url, body)
-                await timed_stream(client, relay_url, body)
-            direct: list[float] = []
-            relayed: list[float] = []
-            for i in range(args.requests):
-                pair = [(direct, direct_url), (relayed, relay_url)]
-                if i % 2:
-                    pair.reverse()
-                for sink, url in pair:
-                    sink.append(await timed_stream(client, url, body))
-    d, r = statistics.median(direct), statistics.median(relayed)
+            await wait_listening(client, relay, path="/v1/chat/completions")
+            body = direct_body(args.max_tokens)
+            d, r = await compare(
+                client,
+                (f"{replica.base_url}/v1/chat/completions", body),
+                (f"{relay}/v1/chat/completions", body),
+                args.requests,
+            )
     print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
     print(f"through a bare relay: median {r * 1e3:.1f} ms")
     print(f"relay/direct latency ratio (median): {r / d:.3f}; added {(r - d) * 1e3:.1f} ms")
