@@ -89,7 +89,7 @@ class AppState:
         return self.service
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.vtc
     return state
 

@@ -10,6 +10,14 @@ Why these choices:
 - Token counts come from vLLM's usage (`continuous_usage_stats` puts them on every chunk, so the
   first delta already knows the prompt size; `--enable-prompt-tokens-details` on the replica adds
   the cached-token count).
+- aiohttp, not httpx, carries the streams: every token crosses this hop, and per socket read
+  httpx + httpcore + anyio cost ~4x what aiohttp does (~130 vs ~60 us of CPU per token, against
+  a 35 us floor for a bare asyncio protocol; benchmarks/README.md). On a machine whose cores
+  are shared with the engine that CPU comes out of the token rate.
+- All the events of one socket read become one delta: under load the gateway catches up in
+  one step instead of one per token.
+- The stream is read to its end after `[DONE]`, so the connection goes back to the pool: a new
+  TCP connection per round costs both sides a connect and the replica a new HTTP protocol.
 """
 
 from __future__ import annotations
@@ -23,10 +31,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from server.engines.base import (
     ChatMessage,
@@ -36,6 +44,7 @@ from server.engines.base import (
     ModelInfo,
 )
 from server.engines.prompt import openai_messages
+from server.engines.sse import SseDecoder, SseProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +67,20 @@ class _Session:
     active: int = 0
 
 
-_Item = str | BaseException | None  # an SSE payload, a read error, or the end
-
-
 @dataclass
 class _Stream:
     """One `generate` call, as `abort` sees it."""
 
-    queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
-    reader: asyncio.Task[None] | None = None
+    response: aiohttp.ClientResponse | None = None
     aborted: bool = False
 
     def abort(self) -> None:
+        """Closing the response wakes a read pending in another task at once (it raises
+        ClientConnectionError, which the reader takes as the abort) and closes the connection,
+        which makes vLLM abort the request."""
         self.aborted = True
-        self.queue.put_nowait(None)
-        if self.reader is not None:
-            self.reader.cancel()
+        if self.response is not None:
+            self.response.close()
 
 
 @dataclass
@@ -87,13 +94,26 @@ class _Progress:
     finish: str | None = None
     stop_sequence: str | None = None
 
-    def feed(self, chunk: dict[str, Any], url: str) -> GenerationDelta | None:
+    def feed(self, chunks: list[dict[str, Any]], url: str) -> GenerationDelta | None:
+        """One delta for the chunks of one read (None when they carry nothing new)."""
+        text = ""
+        counted = False
+        for chunk in chunks:
+            text += self._chunk_text(chunk, url)
+            counted = counted or bool(chunk.get("usage"))
+        # The first delta goes out once the counts are known; later ones only carry text.
+        if (self.started and not text) or (not self.started and not counted):
+            return None
+        self.started = True
+        return GenerationDelta(text, self.generated_tokens, self.prompt_tokens, self.cached_tokens)
+
+    def _chunk_text(self, chunk: dict[str, Any], url: str) -> str:
         if "error" in chunk and not chunk.get("choices"):
             error = str(chunk["error"])
             if not self.started:
                 raise _ReplicaFailed(error)
             raise EngineError(f"replica {url} failed mid-stream: {error}")
-        usage = chunk.get("usage") or {}
+        usage = chunk.get("usage")
         if usage:
             self.prompt_tokens = int(usage.get("prompt_tokens") or self.prompt_tokens)
             self.generated_tokens = int(usage.get("completion_tokens") or self.generated_tokens)
@@ -112,11 +132,7 @@ class _Progress:
                 self.finish = choice["finish_reason"]
                 reason = choice.get("stop_reason")
                 self.stop_sequence = reason if isinstance(reason, str) else None
-        # The first delta goes out once the counts are known; later ones only carry text.
-        if (self.started and not text) or (not self.started and not usage):
-            return None
-        self.started = True
-        return GenerationDelta(text, self.generated_tokens, self.prompt_tokens, self.cached_tokens)
+        return text
 
     def final(self) -> GenerationDelta:
         return GenerationDelta(
@@ -139,7 +155,7 @@ class OpenAIRemoteEngine:
         base_urls: Sequence[str],
         info: ModelInfo,
         *,
-        client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 600.0,
         session_ttl_s: float = 900.0,
@@ -150,17 +166,28 @@ class OpenAIRemoteEngine:
             raise ValueError("the openai engine needs at least one backend URL")
         self.info = info
         self.replicas = [Replica(url.rstrip("/")) for url in base_urls]
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        self._http = session
+        self._owns_http = session is None
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
-        self._owns_client = client is None
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._streams: dict[str, _Stream] = {}
         self._session_ttl_s = session_ttl_s
         self._max_sessions = max_sessions
         self._down_for_s = down_for_s
         self._rotation = itertools.count()
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The HTTP session, made on first use: aiohttp binds it to the running event loop."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=self._timeout,
+                # No pool cap: admission bounds the requests in flight, not the connector.
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60.0),
+                auto_decompress=False,
+            )
+        return self._http
 
     # --- routing ---
 
@@ -218,7 +245,7 @@ class OpenAIRemoteEngine:
         request_id: str,
         session_id: str | None = None,
     ) -> AsyncGenerator[GenerationDelta, None]:
-        body = self._body(messages, params, request_id)
+        body = json.dumps(self._body(messages, params, request_id)).encode()
         stream = _Stream()
         self._streams[request_id] = stream
         tried: set[str] = set()
@@ -244,7 +271,7 @@ class OpenAIRemoteEngine:
                     # aclosing: when our caller closes us, the HTTP stream closes now, not
                     # whenever the garbage collector finalises the inner generator.
                     async with contextlib.aclosing(
-                        self._stream_from(replica, body, stream)
+                        self._stream_from(replica, body, request_id, stream)
                     ) as deltas:
                         async for delta in deltas:
                             yield delta
@@ -264,54 +291,53 @@ class OpenAIRemoteEngine:
             self._streams.pop(request_id, None)
 
     async def _stream_from(
-        self, replica: Replica, body: dict[str, Any], stream: _Stream
+        self, replica: Replica, body: bytes, request_id: str, stream: _Stream
     ) -> AsyncGenerator[GenerationDelta, None]:
-        """One attempt on one replica. Raises `_ReplicaFailed` only before the first delta.
-
-        A reader task pumps the SSE payloads into a queue; `abort` cancels that task (which
-        interrupts a pending read at once) and ends the queue, so an abort from another task
-        takes effect even while no token is arriving."""
+        """One attempt on one replica. Raises `_ReplicaFailed` only before the first delta."""
         try:
-            request = self._client.build_request(
-                "POST",
+            response = await self._client().post(
                 f"{replica.url}/v1/chat/completions",
-                json=body,
-                headers={"X-Request-Id": body["request_id"]},
+                data=body,
+                headers={"Content-Type": "application/json", "X-Request-Id": request_id},
             )
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise _ReplicaFailed(f"{type(exc).__name__}: {exc}") from exc
+        stream.response = response
         state = _Progress()
-        stream.queue = asyncio.Queue()  # fresh per attempt: nothing left over from a failed one
-        reader: asyncio.Task[None] | None = None
         try:
-            if response.status_code != 200:
-                detail = (await response.aread()).decode("utf-8", "replace")[:500]
-                if response.status_code >= 500 or response.status_code in (408, 429):
-                    raise _ReplicaFailed(f"HTTP {response.status_code}: {detail}")
+            if response.status != 200:
+                detail = (await response.read()).decode("utf-8", "replace")[:500]
+                if response.status >= 500 or response.status in (408, 429):
+                    raise _ReplicaFailed(f"HTTP {response.status}: {detail}")
                 raise EngineError(f"replica {replica.url} refused the request: {detail}")
-            reader = asyncio.create_task(_pump(response, stream.queue))
-            stream.reader = reader
-            while not stream.aborted:
-                item = await stream.queue.get()
-                if item is None or item == "[DONE]":
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                delta = state.feed(json.loads(item), replica.url)
+            decoder = SseDecoder()
+            done = False
+            while not done and not stream.aborted:
+                data = await response.content.readany()
+                if not data:
+                    break  # the body ended
+                chunks = []
+                for payload in decoder.feed(data):
+                    if payload == b"[DONE]":
+                        done = True
+                        break
+                    chunks.append(json.loads(payload))
+                delta = state.feed(chunks, replica.url)
                 if delta is not None:
                     yield delta
-        except (httpx.HTTPError, httpx.StreamError) as exc:
+            if done:
+                await _read_to_end(response)
+        except (aiohttp.ClientError, OSError, SseProtocolError, ValueError) as exc:
             if not stream.aborted:
                 if not state.started:
                     raise _ReplicaFailed(f"{type(exc).__name__}: {exc}") from exc
                 raise EngineError(f"replica {replica.url} dropped the stream: {exc}") from exc
         finally:
-            if reader is not None:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-            # Closing the response closes the connection: vLLM aborts the request.
-            await response.aclose()
+            stream.response = None
+            if response.content.at_eof():
+                response.release()  # read to its end: the connection goes back to the pool
+            else:
+                response.close()  # closing the connection makes vLLM abort the request
         if stream.aborted:
             state.finish = "abort"
         elif state.finish is None:
@@ -323,6 +349,7 @@ class OpenAIRemoteEngine:
     def _body(
         self, messages: Sequence[ChatMessage], params: GenerationParams, request_id: str
     ) -> dict[str, Any]:
+        """The chat-completion request a replica gets (encoded once, sent to each attempt)."""
         body: dict[str, Any] = {
             "model": self.info.name,
             "messages": openai_messages(messages),
@@ -356,8 +383,11 @@ class OpenAIRemoteEngine:
 
     async def _probe(self, replica: Replica) -> bool:
         try:
-            ok = (await self._client.get(f"{replica.url}/health", timeout=5.0)).status_code == 200
-        except httpx.HTTPError:
+            async with self._client().get(
+                f"{replica.url}/health", timeout=aiohttp.ClientTimeout(total=5.0)
+            ) as response:
+                ok = response.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError):
             ok = False
         if ok:
             replica.down_until = 0.0
@@ -372,38 +402,32 @@ class OpenAIRemoteEngine:
     async def aclose(self) -> None:
         for stream in list(self._streams.values()):
             stream.abort()
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
-async def _pump(response: httpx.Response, queue: asyncio.Queue[_Item]) -> None:
-    """Put the `data:` payloads of a server-sent-event stream on the queue, then None (or the
-    read error)."""
-    try:
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                queue.put_nowait(line[5:].strip())
-                # A read of already-buffered bytes does not suspend: without this, a replica
-                # that streams faster than we parse keeps this task running and starves the
-                # event loop (the consumer saw its first delta only when the stream ended).
-                await asyncio.sleep(0)
-    except (httpx.HTTPError, httpx.StreamError) as exc:
-        queue.put_nowait(exc)
-        return
-    queue.put_nowait(None)
+async def _read_to_end(response: aiohttp.ClientResponse, timeout_s: float = 1.0) -> None:
+    """Consume what follows `[DONE]` (the chunked terminator), so the connection can be reused.
+    A peer that keeps the body open gets its connection closed instead."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while await response.content.readany():
+                pass
 
 
 async def fetch_served_model(
     base_urls: Sequence[str], timeout_s: float = 10.0
 ) -> tuple[str, int | None] | None:
     """Name and context length the first answering replica serves (its `/v1/models`)."""
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
         for url in base_urls:
             try:
-                resp = await client.get(f"{url.rstrip('/')}/v1/models")
-                resp.raise_for_status()
-                data = resp.json()["data"]
-            except (httpx.HTTPError, KeyError, ValueError):
+                async with client.get(f"{url.rstrip('/')}/v1/models") as resp:
+                    resp.raise_for_status()
+                    data = (await resp.json(content_type=None))["data"]
+            except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError):
                 continue
             if data:
                 card = data[0]

@@ -19,10 +19,8 @@ from PIL import Image
 from renderer import PageStream, RendererError
 from server.api.app import create_app
 from server.engine_watch import EngineWatch
-from server.engines.base import EngineError, ModelInfo
-from server.engines.openai_remote import OpenAIRemoteEngine
+from server.engines.base import EngineError
 from server.settings import Settings
-from tests.engines.test_openai_remote_unit import FakeReplicas
 from tests.reliability.conftest import AppClient, running
 from tests.reliability.support import (
     DyingEngine,
@@ -32,6 +30,7 @@ from tests.reliability.support import (
     chat,
     eventually,
 )
+from tests.support.fake_replicas import FakeReplicas, GateOnFirstDelta
 from tests.support.prometheus import metric
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,51 +142,47 @@ def test_the_process_exits_1_when_the_engine_dies() -> None:
             child.wait()
 
 
-def remote_engine(behaviour: dict[str, str]) -> OpenAIRemoteEngine:
-    fake = FakeReplicas(behaviour)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))
-    info = ModelInfo(name="scripted", max_model_len=4096, wants_png=True)
-    return OpenAIRemoteEngine([f"http://{h}:8000" for h in behaviour], info, client=client)
-
-
 BASELINE = {"vtc": {"mode": "baseline"}}
 
 
 async def test_a_down_replica_is_invisible_to_the_client(app_client: AppClient) -> None:
-    engine = remote_engine({"r0": "down", "r1": "500", "r2": "ok"})
-    async with app_client(engine) as client:
-        for _ in range(3):
-            response = await client.post("/v1/chat/completions", json=chat(**BASELINE))
-            assert response.status_code == 200, response.text
-            assert response.json()["choices"][0]["message"]["reasoning_content"] == "abc"
-    await engine.aclose()
+    async with FakeReplicas({"r0": "down", "r1": "500", "r2": "ok"}) as fake:
+        engine = fake.engine(model="scripted")
+        async with app_client(engine) as client:
+            for _ in range(3):
+                response = await client.post("/v1/chat/completions", json=chat(**BASELINE))
+                assert response.status_code == 200, response.text
+                assert response.json()["choices"][0]["message"]["reasoning_content"] == "abc"
+        await engine.aclose()
 
 
 async def test_every_replica_down_is_503_with_retry_after(app_client: AppClient) -> None:
-    engine = remote_engine({"r0": "down", "r1": "down"})
-    async with app_client(engine) as client:
-        plain = await client.post("/v1/chat/completions", json=chat(**BASELINE))
-        streamed = await client.post("/v1/chat/completions", json=chat(stream=True, **BASELINE))
-        ready = await client.get("/ready")
-        state = client._transport.app.state.vtc  # type: ignore[attr-defined]
+    async with FakeReplicas({"r0": "down", "r1": "down"}) as fake:
+        engine = fake.engine(model="scripted")
+        async with app_client(engine) as client:
+            plain = await client.post("/v1/chat/completions", json=chat(**BASELINE))
+            streamed = await client.post("/v1/chat/completions", json=chat(stream=True, **BASELINE))
+            ready = await client.get("/ready")
+            state = client._transport.app.state.vtc  # type: ignore[attr-defined]
+        await engine.aclose()
     for response in (plain, streamed):
         assert response.status_code == 503 and response.headers["retry-after"] == "2"
         assert_openai_error(response.json(), "engine_unavailable")
     assert ready.status_code == 503
     assert state.dead is None  # replicas may come back: no restart
-    await engine.aclose()
 
 
 async def test_a_replica_dying_mid_stream_is_an_in_band_error(app_client: AppClient) -> None:
-    engine = remote_engine({"r0": "midway"})
-    async with app_client(engine) as client:
-        streamed = await client.post("/v1/chat/completions", json=chat(stream=True, **BASELINE))
-        plain = await client.post("/v1/chat/completions", json=chat(**BASELINE))
+    async with FakeReplicas({"r0": "midway"}) as fake:
+        engine = GateOnFirstDelta(fake.engine(model="scripted"), fake)
+        async with app_client(engine) as client:
+            streamed = await client.post("/v1/chat/completions", json=chat(stream=True, **BASELINE))
+            plain = await client.post("/v1/chat/completions", json=chat(**BASELINE))
+        await engine.aclose()
     payloads = sse_payloads(streamed.text)
     assert streamed.status_code == 200 and payloads[-1] == "[DONE]"
     assert_openai_error(json.loads(payloads[-2]), "engine_error")
     assert plain.status_code == 502
-    await engine.aclose()
 
 
 class FailingSink:
