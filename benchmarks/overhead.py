@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +62,11 @@ async def wait_listening(
 
 
 @contextlib.contextmanager
-def child_process(command: list[str], **popen: Any) -> Iterator[None]:
+def child_process(command: list[str], **popen: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A child in its own process group, ended with SIGTERM on exit."""
     proc = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL, **popen)
     try:
-        yield
+        yield proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
@@ -89,10 +91,31 @@ def direct_body(max_tokens: int) -> dict[str, Any]:
 Endpoint = tuple[str, dict[str, Any]]  # (url, body)
 
 
+@dataclass
+class Comparison:
+    """Latencies of two paths, measured in alternating pairs."""
+
+    first: list[float]
+    second: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """The goal's measure: median of the second path over median of the first."""
+        return statistics.median(self.second) / statistics.median(self.first)
+
+    def paired_ratio(self) -> tuple[float, float, float]:
+        """Median of the per-pair ratios, with a 95% bootstrap interval. Pairs ran back to
+        back, so this cancels the machine's drift (other load, thermal) across the run."""
+        ratios = [b / a for a, b in zip(self.first, self.second, strict=True)]
+        rng = random.Random(0)
+        medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(2000))
+        return statistics.median(ratios), medians[50], medians[1949]
+
+
 async def compare(
     client: httpx.AsyncClient, first: Endpoint, second: Endpoint, requests: int
-) -> tuple[float, float]:
-    """Median latencies of two paths, warmed, then alternating (order flipped every pair)."""
+) -> Comparison:
+    """Two paths, warmed, then alternating (order flipped every pair)."""
     for _ in range(3):
         for url, body in (first, second):
             await timed_stream(client, url, body)
@@ -102,7 +125,23 @@ async def compare(
         for k in order:
             url, body = (first, second)[k]
             times[k].append(await timed_stream(client, url, body))
-    return statistics.median(times[0]), statistics.median(times[1])
+    return Comparison(*times)
+
+
+def report(result: Comparison, names: tuple[str, str], goal: float | None = None) -> None:
+    d, g = statistics.median(result.first), statistics.median(result.second)
+    print(f"{names[0]:22s} median {d * 1e3:.1f} ms")
+    print(f"{names[1]:22s} median {g * 1e3:.1f} ms (+{(g - d) * 1e3:.1f} ms)")
+    target = f" (goal <= {goal})" if goal else ""
+    print(f"latency ratio, median over median: {result.ratio:.3f}{target}")
+    paired, low, high = result.paired_ratio()
+    print(f"latency ratio, median of pairs:    {paired:.3f} (95% CI {low:.3f}-{high:.3f})")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children that have exited (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -117,7 +156,7 @@ async def bench(args: argparse.Namespace) -> int:
     gateway = f"http://127.0.0.1:{port}"
     with (
         VllmServer(model, served_model_name="tiny") as replica,
-        child_process([*command, "--backend-urls", replica.base_url]),
+        child_process([*command, "--backend-urls", replica.base_url]) as gateway_process,
     ):
         async with httpx.AsyncClient(timeout=120) as client:
             await wait_listening(client, gateway)
@@ -130,17 +169,18 @@ async def bench(args: argparse.Namespace) -> int:
                 "stream_options": {"include_usage": True},
                 "vtc": {"max_rounds": 1},
             }
-            d, g = await compare(
+            cpu_before = cpu_seconds(gateway_process.pid)
+            result = await compare(
                 client,
                 (f"{replica.base_url}/v1/chat/completions", direct_body(args.max_tokens)),
                 (f"{gateway}/v1/chat/completions", gateway_body),
                 args.requests,
             )
+            cpu = (cpu_seconds(gateway_process.pid) - cpu_before) / (args.requests + 3)
     print(f"requests per path: {args.requests}, max_tokens {args.max_tokens}, greedy, streamed")
-    print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
-    print(f"through the gateway:  median {g * 1e3:.1f} ms")
-    print(f"gateway/direct latency ratio (median): {g / d:.3f} (goal <= 1.05)")
-    print(f"median added latency: {(g - d) * 1e3:.1f} ms")
+    report(result, ("direct to vllm serve:", "through the gateway:"), goal=1.05)
+    per_token = cpu / args.max_tokens * 1e6
+    print(f"gateway CPU per request: {cpu * 1e3:.1f} ms ({per_token:.0f} us per token)")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The floor under the gateway-overhead benchmark: a bare byte relay in front of `vllm serve`.
 
-The relay (a few lines of Starlette + httpx, its own uvicorn process) forwards the request body
+The relay (a few lines of Starlette + aiohttp, its own uvicorn process) forwards the request body
 and copies the response bytes back without parsing them: one more loopback HTTP hop and nothing
 else. What the gateway adds beyond this is its own work (parse vLLM's chunks, run the loop,
 re-encode ours). Same request, same alternation as `benchmarks/overhead.py`.
@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,25 +27,26 @@ from starlette.routing import Route
 
 
 def relay_app() -> Starlette:
-    """The relay; `uvicorn --factory relay_floor:relay_app`, upstream from $UPSTREAM."""
+    """The relay; `uvicorn --factory relay_floor:relay_app`, upstream from $UPSTREAM. It uses
+    the gateway's own upstream client (aiohttp), so only the gateway's work differs."""
     upstream = os.environ["UPSTREAM"]
-    client = httpx.AsyncClient(timeout=120)
+    sessions: list[aiohttp.ClientSession] = []
 
     async def chat(request: Request) -> StreamingResponse:
-        outgoing = client.build_request(
-            "POST",
+        if not sessions:
+            sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+        response = await sessions[0].post(
             upstream + "/v1/chat/completions",
-            content=await request.body(),
+            data=await request.body(),
             headers={"content-type": "application/json"},
         )
-        response = await client.send(outgoing, stream=True)
 
         async def relay() -> AsyncIterator[bytes]:
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_any():
                     yield chunk
             finally:
-                await response.aclose()
+                response.release()
 
         return StreamingResponse(relay(), media_type="text/event-stream")
 
@@ -52,7 +54,7 @@ def relay_app() -> Starlette:
 
 
 async def bench(args: argparse.Namespace) -> int:
-    from overhead import child_process, compare, direct_body, wait_listening
+    from overhead import child_process, compare, direct_body, report, wait_listening
 
     from server.engines.vllm_process import VllmServer, free_port
     from server.tiny_model import ensure_tiny_model
@@ -74,15 +76,13 @@ async def bench(args: argparse.Namespace) -> int:
         async with httpx.AsyncClient(timeout=120) as client:
             await wait_listening(client, relay, path="/v1/chat/completions")
             body = direct_body(args.max_tokens)
-            d, r = await compare(
+            result = await compare(
                 client,
                 (f"{replica.base_url}/v1/chat/completions", body),
                 (f"{relay}/v1/chat/completions", body),
                 args.requests,
             )
-    print(f"direct to vllm serve: median {d * 1e3:.1f} ms")
-    print(f"through a bare relay: median {r * 1e3:.1f} ms")
-    print(f"relay/direct latency ratio (median): {r / d:.3f}; added {(r - d) * 1e3:.1f} ms")
+    report(result, ("direct to vllm serve:", "through a bare relay:"))
     return 0
 
 
