@@ -184,7 +184,9 @@ class OpenAIRemoteEngine:
             self._http = aiohttp.ClientSession(
                 timeout=self._timeout,
                 # No pool cap: admission bounds the requests in flight, not the connector.
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60.0),
+                # Idle connections close before vLLM's own keep-alive timeout (5 s) would, so
+                # a request never races the replica closing the connection it reuses.
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0),
                 auto_decompress=False,
             )
         return self._http
