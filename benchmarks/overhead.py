@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,7 @@ def report(result: Comparison, names: tuple[str, str], goal: float | None = None
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children that have exited (Linux /proc)."""
+    """User + system CPU of one process so far (Linux /proc: utime and stime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
@@ -183,12 +183,21 @@ async def bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run_cli(
+    bench: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+    doc: str | None,
+    argv: list[str] | None,
+) -> int:
+    """The command line both comparison benchmarks share."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--cache-dir", default=None)
     return asyncio.run(bench(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(bench, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ re-encode ours). Same request, same alternation as `benchmarks/overhead.py`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -87,11 +86,9 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--cache-dir", default=None)
-    return asyncio.run(bench(parser.parse_args(argv)))
+    from overhead import run_cli
+
+    return run_cli(bench, __doc__, argv)
 
 
 if __name__ == "__main__":
