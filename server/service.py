@@ -9,6 +9,7 @@ streaming and the non-streaming paths alike and are released however the request
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -54,19 +55,25 @@ class ChatService:
         self.on_engine_error = on_engine_error
 
     async def run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
-        mode = request.options.mode
-        slot = self.admission.slot() if self.admission else contextlib.nullcontext()
+        slot = self.admission.slot() if self.admission is not None else contextlib.nullcontext()
         try:
-            await slot.__aenter__()
-        except Overloaded:
-            self.metrics.requests.labels(self.model, mode, "rejected").inc()
-            raise
-        try:
-            async with aclosing(self._run(request)) as events:
+            async with slot, aclosing(self._run(request)) as events:
                 async for event in events:
                     yield event
-        finally:
-            await slot.__aexit__(None, None, None)
+        except Overloaded:
+            # Only admission raises it: the request was refused before anything ran.
+            self.metrics.requests.labels(self.model, request.options.mode, "rejected").inc()
+            raise
+
+    async def _with_answer_tokens(self, result: LoopResult) -> LoopResult:
+        """Count the answer's tokens, so usage can tell reasoning tokens from the answer's."""
+        tokenize = getattr(
+            self.engine, "tokenize", None
+        )  # TODO(lead): on the port once both engines have it
+        if not result.answer or tokenize is None:
+            return result
+        tokens = await tokenize(result.answer, add_special_tokens=False)
+        return dataclasses.replace(result, answer_tokens=min(len(tokens), result.completion_tokens))
 
     async def _run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
         mode = request.options.mode
@@ -82,6 +89,7 @@ class ChatService:
                     if isinstance(event, RoundFinished):
                         self.metrics.observe_round(self.model, mode, event.stats)
                     elif isinstance(event, LoopResult):
+                        event = await self._with_answer_tokens(event)
                         self.metrics.observe_result(self.model, event)
                         status = "ok"
                     yield event

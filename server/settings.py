@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Verbatim from the VTC-R1 reference code (the models were trained with it).
@@ -20,6 +20,11 @@ VTC_SYSTEM_PROMPT = (
     "complete the final answer. Do not restart the reasoning.\n"
     "If no images are provided, start the reasoning from scratch."
 )
+
+# The embedded tiny model is random: it never answers, so every request runs all its rounds.
+# Unless set, it gets demo-sized rounds so a first question ends in seconds on two CPU cores; a
+# real model keeps the paper's 8 rounds of 8192 tokens.
+TINY_MODEL_DEFAULTS = {"max_rounds": 3, "round_max_tokens": 256}
 
 ImageOrder = Literal["images_first", "question_first"]
 ReasoningFields = Literal["both", "reasoning_content", "reasoning"]
@@ -75,8 +80,12 @@ class Settings(BaseSettings):
     )
 
     # --- loop defaults (a request's `vtc` object overrides them) ---
-    max_rounds: int = Field(8, ge=1, le=64, description="Rounds per request at most.")
-    round_max_tokens: int = Field(8192, ge=1, description="New tokens per round at most.")
+    max_rounds: int = Field(
+        8, ge=1, le=64, description="Rounds per request at most (3 with the tiny model)."
+    )
+    round_max_tokens: int = Field(
+        8192, ge=1, description="New tokens per round at most (256 with the tiny model)."
+    )
     image_order: ImageOrder = Field(
         "images_first", description="Pages before or after the question."
     )
@@ -159,6 +168,14 @@ class Settings(BaseSettings):
         "info", description="JSON logs at this level and above."
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
+
+    @model_validator(mode="after")
+    def _demo_defaults_for_the_tiny_model(self) -> Settings:
+        if self.model is None:
+            for name, value in TINY_MODEL_DEFAULTS.items():
+                if name not in self.model_fields_set:
+                    setattr(self, name, value)
+        return self
 
     @field_validator("backend_urls", "remote_image_hosts", "api_keys", mode="before")
     @classmethod

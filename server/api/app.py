@@ -14,13 +14,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import routes_chat, routes_meta
+from server.api import routes_meta
 from server.api.auth import ApiKeyAuth, load_key_digests
+from server.api.chat import route as chat_route
 from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
+from server.api.openapi import install_openapi
+from server.api.protocol.chat import ChatCompletionChunk
 from server.api.state import AppState, admission_for
 from server.engines.base import Engine
-from server.loop.runner import PageSinkFactory, default_page_sink, warm_up_renderer
+from server.loop.sink import PageSinkFactory, default_page_sink, warm_up_renderer
 from server.media.sources import ImageSources
 from server.metrics import Metrics
 from server.settings import Settings
@@ -86,7 +89,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(routes_chat.router)
+    install_openapi(app, streamed=[ChatCompletionChunk])
+    app.include_router(chat_route.router)
     app.include_router(routes_meta.router)
     # Added last = outermost: the request id and body limit wrap the key check.
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)

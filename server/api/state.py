@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from server.admission import Admission
+from server.api.text import text_cleaner
 from server.engine_watch import EngineWatch
 from server.engines.base import Engine
 from server.errors import EngineUnavailable
-from server.loop.runner import PageSinkFactory, default_page_sink
+from server.loop.sink import PageSinkFactory, default_page_sink
 from server.media.sources import ImageSources
 from server.metrics import Metrics
 from server.service import ChatService
@@ -74,6 +76,19 @@ class AppState:
         if self.on_fatal is not None:
             self.on_fatal()
 
+    def count_rejected(self, mode: str) -> None:
+        """A request refused before it reached the service (bad input, not ready)."""
+        self.metrics.requests.labels(self.model_name, mode, "rejected").inc()
+
+    @cached_property
+    def _clean(self) -> Callable[[str], str]:
+        tokens = self.engine.info.special_tokens if self.engine is not None else frozenset()
+        return text_cleaner(tokens, skip_special_tokens=True)
+
+    def cleaner(self, *, skip_special_tokens: bool) -> Callable[[str], str]:
+        """What clients see of the model's text (`server/api/text.py`)."""
+        return self._clean if skip_special_tokens else _raw
+
     def require_service(self) -> ChatService:
         if self.dead is not None:
             raise EngineUnavailable(
@@ -87,6 +102,10 @@ class AppState:
         if self.draining:
             raise EngineUnavailable("the server is shutting down", code="shutting_down")
         return self.service
+
+
+def _raw(text: str) -> str:
+    return text
 
 
 async def app_state(request: Request) -> AppState:

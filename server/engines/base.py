@@ -51,6 +51,13 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     # VTC keeps special tokens (e.g. </think>) in the text it renders and parses.
     skip_special_tokens: bool = False
+    # vLLM's sampling extensions, with vLLM's meaning.
+    ignore_eos: bool = False
+    min_tokens: int = 0
+    top_k: int | None = None  # None: off
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    stop_token_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class GenerationDelta:
     # when the model ended it itself (EOS). The loop ends on a caller's stop string but goes on
     # to the next round after an EOS without an answer.
     stop_sequence: str | None = None
+    # With finish_reason "stop": the caller's stop token id that ended it (None for EOS).
+    stop_token: int | None = None
 
 
 def _no_image_tokens(width: int, height: int) -> int:
@@ -87,6 +96,10 @@ class ModelInfo:
     # Remote engines send PNG bytes; the loop then encodes pages as they complete, off the
     # critical path between rounds. In-process engines take PIL images and need no encoding.
     wants_png: bool = False
+    # vLLM's `/v1/models` `root`: where the model (and its tokenizer) lives.
+    root: str | None = None
+    # The tokenizer's special-token strings: the API leaves them out of what clients see.
+    special_tokens: frozenset[str] = frozenset()
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -1,10 +1,11 @@
-"""What the loop tells its consumer, in order: deltas as they are generated, a `RoundFinished`
-after each round (with that round's numbers and pages), and one `LoopResult` at the end."""
+"""What the loop tells its consumer, in order: deltas as they are generated, a `PageRendered`
+for each page the moment the renderer releases it (mid-round), a `RoundFinished` after each round
+(with that round's numbers and pages), and one `LoopResult` at the end."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal
 
 from PIL import Image
@@ -12,19 +13,47 @@ from PIL import Image
 from renderer import encode_png
 
 Mode = Literal["vtc", "baseline"]
+PageKind = Literal["reasoning", "input"]
 
 
 @dataclass(eq=False)
 class RenderedPage:
-    """One page of optical memory. PNG bytes are made once, on first use, and are the same bytes
-    every round (the remote engine's caches key on them)."""
+    """One page of optical memory. PNG bytes are made once and are the same bytes every round
+    (the remote engine's caches key on them).
+
+    Encoding costs a few milliseconds a page, so whoever needs the bytes while tokens are
+    streaming calls `encode_soon()`: the encoding then runs in a worker thread (Pillow's zlib
+    releases the GIL) and `await encoded()` collects it; `png` is the blocking accessor."""
 
     image: Image.Image
     vision_tokens: int
+    _png: bytes | None = field(default=None, repr=False)
+    _encoding: asyncio.Future[bytes] | None = field(default=None, repr=False)
 
-    @cached_property
+    @property
     def png(self) -> bytes:
-        return encode_png(self.image)
+        if self._png is None:
+            self._png = encode_png(self.image)
+        return self._png
+
+    def encode_soon(self) -> None:
+        """Start encoding in the default executor (no-op when done or started)."""
+        if self._png is None and self._encoding is None:
+            loop = asyncio.get_running_loop()
+            self._encoding = loop.run_in_executor(None, encode_png, self.image)
+
+    async def encoded(self) -> bytes:
+        if self._png is None:
+            self.encode_soon()
+            assert self._encoding is not None
+            self._png = await asyncio.shield(self._encoding)
+        return self._png
+
+    @property
+    def is_encoded(self) -> bool:
+        if self._png is None and self._encoding is not None and self._encoding.done():
+            self._png = self._encoding.result()
+        return self._png is not None
 
 
 @dataclass(frozen=True)
@@ -33,7 +62,13 @@ class RoundStats:
     prompt_tokens: int
     cached_tokens: int
     generated_tokens: int
-    pages: int  # pages rendered from this round's output (they feed the next round)
+    # Pages the renderer released from this round's output. They feed the next round; a round
+    # that ends the request may still have released some while it streamed (counted, streamed
+    # with `stream_pages`, never read back).
+    pages: int
+    # Generated tokens whose text those pages hold: all of the round's when it was flushed; for
+    # a round that ended the request, those received up to its last released page.
+    rendered_tokens: int
     vision_tokens: int  # vision tokens of those pages
     ttft_s: float  # round submitted -> first delta
     latency_s: float  # round submitted -> last delta
@@ -41,31 +76,31 @@ class RoundStats:
     gap_s: float | None  # previous round's last token -> this round submitted (None: round 1)
     finish_reason: str | None  # the engine's
 
-    def public(self) -> dict[str, object]:
-        """The `per_round` entry of the API's `vtc` object."""
-        return {
-            "round": self.round,
-            "prompt_tokens": self.prompt_tokens,
-            "cached_tokens": self.cached_tokens,
-            "generated_tokens": self.generated_tokens,
-            "pages": self.pages,
-            "vision_tokens": self.vision_tokens,
-            "ttft_s": round(self.ttft_s, 6),
-            "latency_s": round(self.latency_s, 6),
-            "render_s": round(self.render_s, 6),
-            "gap_s": None if self.gap_s is None else round(self.gap_s, 6),
-        }
-
 
 @dataclass(frozen=True)
 class ReasoningDelta:
     text: str
     round: int
+    # The request's token counts so far (all rounds, this one included), for clients that ask
+    # for usage on every chunk.
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
 class AnswerDelta:
     text: str
+
+
+@dataclass(frozen=True)
+class PageRendered:
+    """A page, the moment the renderer released it. `index` is 1-based within the request (per
+    kind); reasoning pages carry their round, input pages round 0."""
+
+    page: RenderedPage
+    round: int
+    index: int
+    kind: PageKind = "reasoning"
 
 
 @dataclass(frozen=True)
@@ -86,6 +121,9 @@ class LoopResult:
     pages: tuple[RenderedPage, ...] = field(default=())
     ttft_s: float | None = None
     latency_s: float = 0.0
+    # Tokens of `answer` (counted with the model's tokenizer by the service): the rest of the
+    # generated tokens are reasoning.
+    answer_tokens: int = 0
 
     @property
     def prompt_tokens(self) -> int:
@@ -98,7 +136,7 @@ class LoopResult:
     @property
     def reasoning_tokens(self) -> int:
         """Generated tokens that were rendered to pages."""
-        return sum(r.generated_tokens for r in self.rounds if r.pages)
+        return sum(r.rendered_tokens for r in self.rounds)
 
     @property
     def vision_tokens(self) -> int:
@@ -109,4 +147,4 @@ class LoopResult:
         return self.reasoning_tokens / self.vision_tokens if self.vision_tokens else None
 
 
-LoopEvent = ReasoningDelta | AnswerDelta | RoundFinished | LoopResult
+LoopEvent = ReasoningDelta | AnswerDelta | PageRendered | RoundFinished | LoopResult

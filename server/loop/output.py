@@ -46,13 +46,20 @@ class ThinkSplitter:
     """Streams a round's text as reasoning up to the first `</think>`, and holds what follows.
 
     The held text is only known to be the answer when the round ends (a later `</think>` or a
-    missing `<answer>` turns it back into reasoning), so it is released by `finish`. A tail that
-    could be the start of a split `</think>` tag is held back until the next chunk decides it.
+    missing `<answer>` turns it back into reasoning), so it is released at the end: all of it
+    as reasoning by `finish` when another round follows, or split by `finish_final` when the
+    round ends the request. A tail that could be the start of a split `</think>` tag is held
+    back until the next chunk decides it.
+
+    The invariant that makes streaming equal to the non-streamed result: `feed` releases only
+    text before the FIRST `</think>`, and `split_output` cuts at the LAST one, so what was
+    released is always a prefix of the round's final reasoning; `finish_final` returns the rest.
     """
 
     def __init__(self) -> None:
         self._pending = ""
         self._after_think: str | None = None
+        self._released = 0
 
     def feed(self, chunk: str) -> str:
         """Return the text that is certainly reasoning."""
@@ -64,16 +71,30 @@ class ThinkSplitter:
         if index >= 0:
             self._pending = ""
             self._after_think = text[index:]
-            return text[:index]
-        keep = _partial_suffix(text, THINK_END)
-        self._pending = text[len(text) - keep :]
-        return text[: len(text) - keep]
+            out = text[:index]
+        else:
+            keep = _partial_suffix(text, THINK_END)
+            self._pending = text[len(text) - keep :]
+            out = text[: len(text) - keep]
+        self._released += len(out)
+        return out
 
     def finish(self) -> str:
-        """The held text (from the first `</think>` on, or an undecided tail)."""
+        """The held text (from the first `</think>` on, or an undecided tail): all reasoning,
+        since another round follows."""
         held = self._pending + (self._after_think or "")
         self._pending, self._after_think = "", None
+        self._released += len(held)
         return held
+
+    def finish_final(self, round_text: str) -> tuple[str, SplitOutput]:
+        """For the round that ends the request (`round_text` is all it generated): the reasoning
+        not yet released, and the round's split into reasoning and answer."""
+        split = split_output(round_text)
+        rest = split.reasoning[self._released :]
+        self._pending, self._after_think = "", None
+        self._released = len(split.reasoning)
+        return rest, split
 
 
 def _partial_suffix(text: str, tag: str) -> int:

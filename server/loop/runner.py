@@ -4,113 +4,38 @@ streams, feed the pages back with the question, until the model answers.
 `run_loop` is an async generator of `LoopEvent`s. It knows the engine port and the renderer,
 nothing of HTTP. If its consumer stops iterating (client gone), closing the generator closes the
 engine stream, which aborts the engine request at once.
+
+Each round has three phases, each a method of `_Request` (the request's book-keeping):
+`start_round` (what to send and whether to render), the streaming step (`Round.take` per engine
+delta, inline below: it is the per-token path), and `end_round` (go on, or end the request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from PIL import Image
-
-from renderer import PageStream, RendererError
-from server.engines.base import Engine, GenerationParams
+from server.engines.base import Engine, GenerationDelta, GenerationParams
 from server.loop.events import (
     AnswerDelta,
     LoopEvent,
     LoopResult,
+    PageRendered,
     ReasoningDelta,
     RenderedPage,
     RoundFinished,
     RoundStats,
 )
-from server.loop.output import ThinkSplitter, is_finished, split_output
+from server.loop.output import is_finished
 from server.loop.prompt import build_round_messages, count_user_images
 from server.loop.request import LoopRequest
+from server.loop.round import Round
+from server.loop.sink import PageSink, PageSinkFactory, default_page_sink, warm_up_renderer
 
-
-class PageSink(Protocol):
-    """The incremental renderer, as the loop uses it (`renderer.PageStream`)."""
-
-    def feed(self, chunk: str) -> list[Image.Image]: ...
-
-    def flush(self) -> list[Image.Image]: ...
-
-
-PageSinkFactory = Callable[[int], PageSink]  # max pages -> a fresh sink
-
-
-def default_page_sink(max_pages: int) -> PageSink:
-    return PageStream(max_pages=max_pages)
-
-
-def warm_up_renderer() -> None:
-    """Render one page so fonts, glyph atlas and the native kernels are loaded (the kernels
-    compile on first use: ~0.4 s, which would otherwise land in the first request's gap)."""
-    sink = default_page_sink(1)
-    sink.feed("warm up: x^2 + y^2 = z^2, \\frac{a}{b} </think>")
-    sink.flush()
-
-
-@dataclass
-class _Round:
-    """Book-keeping of the round being generated."""
-
-    number: int
-    sink: PageSink | None
-    submitted: float
-    gap_s: float | None
-    wants_png: bool
-    image_tokens: Callable[[int, int], int]
-    text: str = ""
-    pages: list[RenderedPage] = field(default_factory=list)
-    render_s: float = 0.0
-    first_token: float | None = None
-    last_token: float | None = None
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    generated_tokens: int = 0
-    finish_reason: str | None = None
-    stop_sequence: str | None = None
-
-    def render(self, chunk: str, *, final: bool) -> None:
-        if self.sink is None:
-            return
-        start = time.perf_counter()
-        try:
-            images = self.sink.feed(chunk) if chunk else []
-            if final:
-                images += self.sink.flush()
-        except RendererError:
-            raise
-        except Exception as exc:
-            # Odd text must not surface as a bare 500: it is a render failure, with its cause.
-            raise RendererError(f"{type(exc).__name__}: {exc}") from exc
-        for image in images:
-            page = RenderedPage(image, self.image_tokens(*image.size))
-            if self.wants_png:
-                _ = page.png  # encode now, while the engine is still generating
-            self.pages.append(page)
-        self.render_s += time.perf_counter() - start
-
-    def stats(self, pages: list[RenderedPage]) -> RoundStats:
-        end = self.last_token or time.perf_counter()
-        return RoundStats(
-            round=self.number,
-            prompt_tokens=self.prompt_tokens,
-            cached_tokens=self.cached_tokens,
-            generated_tokens=self.generated_tokens,
-            pages=len(pages),
-            vision_tokens=sum(p.vision_tokens for p in pages),
-            ttft_s=(self.first_token or end) - self.submitted,
-            latency_s=end - self.submitted,
-            render_s=self.render_s,
-            gap_s=self.gap_s,
-            finish_reason=self.finish_reason,
-        )
+__all__ = ["PageSink", "PageSinkFactory", "default_page_sink", "run_loop", "warm_up_renderer"]
 
 
 async def run_loop(
@@ -119,110 +44,158 @@ async def run_loop(
     *,
     page_sink: PageSinkFactory = default_page_sink,
 ) -> AsyncGenerator[LoopEvent, None]:
-    options = request.options
-    started = time.perf_counter()
-    budget = request.token_budget()
-    baseline = options.mode == "baseline"
-    wants_png = engine.info.wants_png
-    memory: list[RenderedPage] = []
-    stats: list[RoundStats] = []
-    reasoning: list[str] = []
-    first_token: float | None = None
-    previous_end: float | None = None
-    user_images = count_user_images(request)
-
-    number = 0
-    while True:
-        number += 1
-        room = options.max_images_per_prompt - user_images - len(memory)
-        max_pages = min(options.max_pages_per_round, room)
-        render = not baseline and number < options.max_rounds and max_pages > 0
-        round_tokens = budget if baseline else min(options.round_max_tokens, budget)
-        messages = build_round_messages(request, memory, with_png=wants_png)
-        params = GenerationParams(
-            max_tokens=round_tokens,
-            temperature=request.sampling.temperature,
-            top_p=request.sampling.top_p,
-            seed=request.sampling.seed,
-            stop=request.sampling.stop,
-        )
-        now = time.perf_counter()
-        current = _Round(
-            number=number,
-            sink=page_sink(max_pages) if render else None,
-            submitted=now,
-            gap_s=None if previous_end is None else now - previous_end,
-            wants_png=wants_png,
-            image_tokens=engine.info.image_tokens,
-        )
-        splitter = ThinkSplitter()
-        stream = engine.generate(
-            messages, params, f"{request.request_id}-{number}", session_id=request.request_id
-        )
+    state = _Request(request, engine, page_sink)
+    while not state.done:
+        current, stream = await state.start_round()
         async with aclosing(stream):
             async for delta in stream:
-                now = time.perf_counter()
-                if current.first_token is None:
-                    current.first_token = now
-                    first_token = first_token or now
-                current.last_token = now
-                current.prompt_tokens = delta.prompt_tokens
-                current.cached_tokens = delta.cached_tokens
-                current.generated_tokens = delta.generated_tokens
-                current.finish_reason = delta.finish_reason or current.finish_reason
-                current.stop_sequence = delta.stop_sequence or current.stop_sequence
-                if delta.text:
-                    current.text += delta.text
-                    sure = splitter.feed(delta.text)
-                    if sure:
-                        yield ReasoningDelta(sure, number)
-                    current.render(delta.text, final=False)
-        previous_end = current.last_token or time.perf_counter()
-        budget -= current.generated_tokens
+                reasoning, pages = current.take(delta)
+                if reasoning:
+                    yield ReasoningDelta(
+                        reasoning,
+                        current.number,
+                        state.prompted + delta.prompt_tokens,
+                        state.generated + delta.generated_tokens,
+                    )
+                for page in pages:
+                    yield state.released(page, current.number)
+        for event in state.end_round(current):
+            yield event
 
-        finished = is_finished(current.text)
-        more = (
-            not finished
-            and render
-            and budget > 0
-            and current.stop_sequence is None
+
+@dataclass
+class _Request:
+    """What one request has done so far: token budget, optical memory, per-round numbers."""
+
+    request: LoopRequest
+    engine: Engine
+    page_sink: PageSinkFactory
+    started: float = field(default_factory=time.perf_counter)
+    memory: list[RenderedPage] = field(default_factory=list)
+    stats: list[RoundStats] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    first_token: float | None = None
+    previous_end: float | None = None
+    pages_released: int = 0
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        self.budget = self.request.token_budget()
+        self.generated = 0  # tokens of the finished rounds
+        self.prompted = 0  # prompt tokens of the finished rounds
+        self.user_images = count_user_images(self.request)
+
+    # --- round set-up ---
+
+    async def start_round(self) -> tuple[Round, AsyncGenerator[GenerationDelta, None]]:
+        """Decide whether this round will be rendered, build its prompt, submit it."""
+        options, sampling = self.request.options, self.request.sampling
+        number = len(self.stats) + 1
+        baseline = options.mode == "baseline"
+        room = options.max_images_per_prompt - self.user_images - len(self.memory)
+        max_pages = min(options.max_pages_per_round, room)
+        render = not baseline and number < options.max_rounds and max_pages > 0
+        wants_png = self.engine.info.wants_png
+        if wants_png:
+            # Pages were encoded in worker threads while their rounds streamed.
+            await asyncio.gather(*(page.encoded() for page in self.memory))
+        messages = build_round_messages(self.request, self.memory, with_png=wants_png)
+        max_tokens = self.budget if baseline else min(options.round_max_tokens, self.budget)
+        params = GenerationParams(
+            max_tokens=max_tokens,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            seed=sampling.seed,
+            stop=sampling.stop,
+            ignore_eos=sampling.ignore_eos,
+            # min_tokens counts over the request: what earlier rounds did not generate yet.
+            min_tokens=min(max_tokens, max(0, sampling.min_tokens - self.generated)),
+            top_k=sampling.top_k,
+            min_p=sampling.min_p,
+            repetition_penalty=sampling.repetition_penalty,
+            stop_token_ids=sampling.stop_token_ids,
+        )
+        now = time.perf_counter()
+        current = Round(
+            number=number,
+            sink=self.page_sink(max_pages) if render else None,
+            submitted=now,
+            gap_s=None if self.previous_end is None else now - self.previous_end,
+            wants_png=wants_png,
+            image_tokens=self.engine.info.image_tokens,
+        )
+        request_id = f"{self.request.request_id}-{number}"
+        stream = self.engine.generate(
+            messages, params, request_id, session_id=self.request.request_id
+        )
+        return current, stream
+
+    def released(self, page: RenderedPage, number: int) -> PageRendered:
+        self.pages_released += 1
+        return PageRendered(page, number, self.pages_released)
+
+    # --- end-of-round decision ---
+
+    def end_round(self, current: Round) -> Iterator[LoopEvent]:
+        """Go on with the round's pages as memory, or end the request with its answer."""
+        if self.first_token is None:
+            self.first_token = current.first_token
+        self.previous_end = current.last_token or time.perf_counter()
+        self.budget -= current.generated_tokens
+        self.generated += current.generated_tokens
+        self.prompted += current.prompt_tokens
+        if self._goes_on(current):
+            pages = current.render("", final=True)
+            for page in pages:
+                yield self.released(page, current.number)
+            if current.pages:
+                yield from self._continue(current)
+                return
+        yield from self._finish(current)
+
+    def _goes_on(self, current: Round) -> bool:
+        """Another round follows unless the model answered, the round was not rendered (last
+        allowed round, baseline, no room for images), the budget is spent, or the round was
+        stopped by the caller or aborted. (A round that renders no page also ends it.)"""
+        return (
+            not is_finished(current.text)
+            and current.sink is not None
+            and self.budget > 0
+            and not current.stopped_by_caller
             and current.finish_reason != "abort"
         )
-        if more:
-            current.render("", final=True)
-            more = bool(current.pages)
-        new_pages = current.pages if more else []
-        round_stats = current.stats(new_pages)
-        stats.append(round_stats)
 
-        held = splitter.finish()
-        if more:
-            reasoning.append(current.text)
-            if held:
-                yield ReasoningDelta(held, number)
-            memory.extend(new_pages)
-            yield RoundFinished(round_stats, tuple(new_pages))
-            continue
+    def _continue(self, current: Round) -> Iterator[LoopEvent]:
+        stats = current.stats()
+        self.stats.append(stats)
+        self.reasoning.append(current.text)
+        held = current.splitter.finish()
+        if held:
+            yield ReasoningDelta(held, current.number)
+        self.memory.extend(current.pages)
+        yield RoundFinished(stats, tuple(current.pages))
 
-        split = split_output(current.text)
-        streamed = len(current.text) - len(held)
-        rest = split.reasoning[streamed:]
+    def _finish(self, current: Round) -> Iterator[LoopEvent]:
+        stats = current.stats()
+        self.stats.append(stats)
+        rest, split = current.splitter.finish_final(current.text)
         if rest:
-            yield ReasoningDelta(rest, number)
-        reasoning.append(split.reasoning)
-        yield RoundFinished(round_stats, ())
+            yield ReasoningDelta(rest, current.number)
+        self.reasoning.append(split.reasoning)
+        yield RoundFinished(stats, tuple(current.pages))
         if split.answer:
             yield AnswerDelta(split.answer)
+        finished = is_finished(current.text)
+        self.done = True
         yield LoopResult(
-            mode=options.mode,
-            rounds=tuple(stats),
+            mode=self.request.options.mode,
+            rounds=tuple(self.stats),
             finished=finished,
-            finish_reason="stop" if finished or current.stop_sequence else "length",
-            reasoning="".join(reasoning),
+            finish_reason="stop" if finished or current.stopped_by_caller else "length",
+            reasoning="".join(self.reasoning),
             answer=split.answer,
             final_answer=split.final_answer,
-            pages=tuple(memory),
-            ttft_s=None if first_token is None else first_token - started,
-            latency_s=time.perf_counter() - started,
+            pages=(*self.memory, *current.pages),
+            ttft_s=None if self.first_token is None else self.first_token - self.started,
+            latency_s=time.perf_counter() - self.started,
         )
-        return

@@ -9,6 +9,7 @@ from typing import Any
 
 from PIL import Image
 
+from server.settings import Settings
 from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
 from tests.support.prometheus import metric
 
@@ -97,7 +98,8 @@ async def test_baseline_mode(make_client: Any) -> None:
         ).json()
     assert data["vtc"]["mode"] == "baseline" and data["vtc"]["rounds"] == 1
     assert data["vtc"]["compression_ratio"] is None and data["vtc"]["pages"] == 0
-    assert engine.calls[0][1].max_tokens == 8 * 8192
+    defaults = Settings()
+    assert engine.calls[0][1].max_tokens == defaults.max_rounds * defaults.round_max_tokens
 
 
 async def test_request_values_reach_the_engine(make_client: Any) -> None:
@@ -157,3 +159,46 @@ async def test_metrics_move_by_the_expected_amounts(make_client: Any) -> None:
     assert moved("vtcr1_inter_round_gap_seconds_count", **m) == 2
     assert moved("vtcr1_compression_ratio_count", **m) == 1
     assert metric(after, "vtcr1_requests_in_flight", **m) == 0
+
+
+async def test_stream_pages_sends_each_page_once_as_it_is_made(make_client: Any) -> None:
+    long = UNFINISHED * 15  # ~2.5 pages a round
+    async with make_client([long, long, FINAL], round_max_tokens=8192) as (client, _):
+        request = body(stream=True, vtc={"stream_pages": True, "return_pages": True})
+        async with client.stream("POST", "/v1/chat/completions", json=request) as response:
+            assert response.status_code == 200
+            chunks = [json.loads(p) for p in [p async for p in sse_payloads(response)][:-1]]
+    page_at = [i for i, c in enumerate(chunks) if "page" in c.get("vtc", {})]
+    pages = [chunks[i]["vtc"]["page"] for i in page_at]
+    final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+    assert len(pages) == final["vtc"]["pages"] >= 4
+    assert [p["index"] for p in pages] == list(range(1, len(pages) + 1))
+    assert all(chunks[i]["choices"] == [] for i in page_at)
+    markers = [c["vtc"] for c in chunks if "round" in c.get("vtc", {}) and "page" not in c["vtc"]]
+    for marker in markers:  # each round's pages: as many as its marker says, the same images
+        mine = [p for p in pages if p["round"] == marker["round"]]
+        assert len(mine) == marker["pages"]
+        assert [p["url"] for p in mine] == marker["page_images"]
+    for page in pages:
+        assert page["kind"] == "reasoning"
+        raw = base64.b64decode(page["url"].removeprefix("data:image/png;base64,"))
+        with Image.open(io.BytesIO(raw)) as image:
+            assert image.size == (page["width"], page["height"])
+        assert page["vision_tokens"] > 0
+    # Mid-round: round 1's first page comes before round 1's last reasoning chunk.
+    reasoning_at = [
+        i
+        for i, c in enumerate(chunks)
+        if c["choices"] and c["choices"][0]["delta"].get("reasoning")
+    ]
+    round_one_end = chunks.index(next(c for c in chunks if c.get("vtc", {}).get("round") == 1))
+    assert page_at[0] < max(i for i in reasoning_at if i < round_one_end)
+
+
+async def test_without_stream_pages_no_page_chunks(make_client: Any) -> None:
+    async with (
+        make_client([UNFINISHED, FINAL]) as (client, _),
+        client.stream("POST", "/v1/chat/completions", json=body(stream=True)) as response,
+    ):
+        chunks = [json.loads(p) for p in [p async for p in sse_payloads(response)][:-1]]
+    assert not any("page" in c.get("vtc", {}) for c in chunks)

@@ -139,6 +139,46 @@ async def test_streamed_and_plain_results_of_a_seeded_request_agree(gateway: str
     await client.close()
 
 
+async def test_stream_pages_on_the_real_engine_match_the_accounting(
+    gateway: str, vllm_engine: VllmLocalEngine
+) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{gateway}/v1", api_key="unused")
+    stream = await client.chat.completions.create(
+        model=SERVED_NAME,
+        messages=[{"role": "user", "content": QUESTION}],
+        temperature=0.0,
+        stream=True,
+        extra_body={"vtc": {**VTC, "round_max_tokens": 600, "stream_pages": True}},
+    )
+    pages: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    final: dict[str, Any] = {}
+    async for chunk in stream:
+        vtc = (chunk.model_extra or {}).get("vtc")
+        if vtc is None:
+            continue
+        if "page" in vtc:
+            assert chunk.choices == []
+            pages.append(vtc["page"])
+        elif "per_round" in vtc:
+            final = vtc
+        else:
+            markers.append(vtc)
+    await client.close()
+    assert len(pages) == final["pages"] >= 2
+    assert [p["index"] for p in pages] == list(range(1, len(pages) + 1))
+    for marker in markers:
+        mine = [p for p in pages if p["round"] == marker["round"]]
+        assert len(mine) == marker["pages"]
+        assert sum(p["vision_tokens"] for p in mine) == marker["vision_tokens"]
+    for page in pages:
+        raw = base64.b64decode(page["url"].split(",", 1)[1])
+        image = Image.open(io.BytesIO(raw))
+        assert image.size == (page["width"], page["height"])
+        # The model's own processor count for that size, as the engine's prompt growth shows.
+        assert page["vision_tokens"] == vllm_engine.info.image_tokens(*image.size)
+
+
 async def test_sync_sdk_plain_and_streaming_with_an_image(gateway: str) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, format="PNG")

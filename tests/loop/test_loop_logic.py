@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from PIL import Image
@@ -12,6 +13,7 @@ from server.loop.events import (
     AnswerDelta,
     LoopEvent,
     LoopResult,
+    PageRendered,
     ReasoningDelta,
     RoundFinished,
 )
@@ -90,7 +92,8 @@ async def test_finishes_on_round_k_and_feeds_pages_back() -> None:
     result = result_of(events)
     assert result.finished and result.finish_reason == "stop"
     assert [r.round for r in result.rounds] == [1, 2, 3]
-    assert [r.pages for r in result.rounds] == [2, 2, 0]
+    # The answering round released one page while it streamed: counted, never read back.
+    assert [r.pages for r in result.rounds] == [2, 2, 1]
     assert result.final_answer == "5"
     assert result.answer == "The answer is 5. <answer>5</answer>"
     assert result.reasoning == UNFINISHED + UNFINISHED + "so it is five "
@@ -103,10 +106,11 @@ async def test_finishes_on_round_k_and_feeds_pages_back() -> None:
     # Every round of one request shares the session (remote replica affinity).
     assert {call[3] for call in engine.calls} == {"req"}
     assert len({call[2] for call in engine.calls}) == 3
-    # Accounting: pages' vision tokens, rendered text tokens, ratio.
-    assert result.vision_tokens == 4 * IMAGE_TOKENS
-    assert result.reasoning_tokens == 2 * len(UNFINISHED.split())
-    assert result.compression_ratio == pytest.approx(result.reasoning_tokens / (4 * IMAGE_TOKENS))
+    # Accounting: pages' vision tokens, rendered text tokens, ratio. The last round's page was
+    # released at its 30th character ("so it is five </think> The an"): 7 tokens received.
+    assert result.vision_tokens == 5 * IMAGE_TOKENS
+    assert result.reasoning_tokens == 2 * len(UNFINISHED.split()) + 7
+    assert result.compression_ratio == pytest.approx(result.reasoning_tokens / (5 * IMAGE_TOKENS))
     assert result.prompt_tokens == sum(r.prompt_tokens for r in result.rounds)
     assert result.rounds[1].prompt_tokens - result.rounds[0].prompt_tokens == 2 * IMAGE_TOKENS
     assert result.rounds[0].gap_s is None and result.rounds[1].gap_s is not None
@@ -116,10 +120,10 @@ async def test_round_events_come_in_order() -> None:
     events = await collect(request(), ScriptedEngine([UNFINISHED, FINAL]))
     kinds = [type(e).__name__ for e in events]
     first_round_end = kinds.index("RoundFinished")
-    assert kinds[:first_round_end] == ["ReasoningDelta"] * first_round_end
+    assert set(kinds[:first_round_end]) == {"ReasoningDelta", "PageRendered"}
     assert kinds[-3:] == ["RoundFinished", "AnswerDelta", "LoopResult"]
     finished_events = [e for e in events if isinstance(e, RoundFinished)]
-    assert [len(e.pages) for e in finished_events] == [2, 0]
+    assert [len(e.pages) for e in finished_events] == [2, 1]
 
 
 async def test_question_first_order() -> None:
@@ -235,3 +239,27 @@ async def test_closing_the_stream_aborts_the_engine_request() -> None:
     assert engine.running == set()
     assert engine.aborted == ["req-1"]
     assert len(engine.outputs) == 1  # no further round was started
+
+
+async def test_pages_are_released_mid_round_once_each_in_order() -> None:
+    engine = ScriptedEngine([UNFINISHED, UNFINISHED, FINAL])
+    events = await collect(request(), engine)
+    result = result_of(events)
+    released = [e for e in events if isinstance(e, PageRendered)]
+    assert [(e.round, e.index) for e in released] == [(1, 1), (1, 2), (2, 3), (2, 4), (3, 5)]
+    assert len(released) == sum(r.pages for r in result.rounds)
+    assert [e.page for e in released] == list(result.pages)
+    # Mid-round: each round's first page comes before that round's last reasoning delta.
+    kinds = [type(e).__name__ for e in events]
+    first_page, round_end = kinds.index("PageRendered"), kinds.index("RoundFinished")
+    assert "ReasoningDelta" in kinds[first_page:round_end]
+    # The memory read back is only the pages of the rounds that went on.
+    assert sum(isinstance(p, ImagePart) for p in engine.calls[2][0][-1].parts) == 4
+
+
+async def test_pages_are_encoded_off_the_event_loop_for_remote_engines() -> None:
+    engine = ScriptedEngine([UNFINISHED, FINAL])
+    engine.info = dataclasses.replace(engine.info, wants_png=True)
+    await collect(request(), engine)
+    pages = [p for p in engine.calls[1][0][-1].parts if isinstance(p, ImagePart)]
+    assert len(pages) == 2 and all(p.png and p.png.startswith(b"\x89PNG") for p in pages)

@@ -153,6 +153,17 @@ class RoundEngine:
     async def check_health(self) -> None:
         return None
 
+    async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        return list(range(len(tokens_of(text))))
+
+    async def detokenize(self, tokens: Sequence[int]) -> str:
+        return " ".join(str(t) for t in tokens)
+
+    def chat_template(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        return ""
+
     async def aclose(self) -> None:
         return None
 

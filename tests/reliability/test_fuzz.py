@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
 from server.api.app import create_app
-from server.api.schemas import ChatCompletionRequest
+from server.api.chat.translate import to_loop_request, validate
+from server.api.protocol.chat import ChatCompletionRequest
 from server.api.strict_json import MAX_DEPTH, parse_json
-from server.api.translate import check_caps, refuse_unsupported, to_loop_request
 from server.errors import VtcError
 from server.settings import Settings
 from tests.reliability.support import MODEL, RoundEngine
@@ -189,8 +189,7 @@ def test_valid_shaped_requests_translate_or_fail_cleanly(body: dict[str, Any]) -
     """Any schema-valid request either becomes a loop request or is refused with a VtcError."""
     request = ChatCompletionRequest.model_validate(body)
     try:
-        refuse_unsupported(request)
-        check_caps(request, FUZZ_SETTINGS)
+        validate(request, FUZZ_SETTINGS, (request.model,))
         loop_request = to_loop_request(request, FUZZ_SETTINGS, "chatcmpl-x")
     except VtcError as exc:
         assert 400 <= exc.status < 500

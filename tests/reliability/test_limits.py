@@ -89,7 +89,7 @@ async def test_pages_per_round_are_capped(app_client: AppClient) -> None:
     pages = {}
     for cap in (1, 8):
         engine = RoundEngine(2, thinking=long_round)
-        async with app_client(engine, max_pages_per_round=cap) as client:
+        async with app_client(engine, max_pages_per_round=cap, round_max_tokens=8192) as client:
             response = await client.post("/v1/chat/completions", json=chat())
         assert response.status_code == 200
         pages[cap] = response.json()["vtc"]["per_round"][0]["pages"]

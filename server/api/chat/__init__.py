@@ -1,0 +1,1 @@
+"""`/v1/chat/completions`: translation in (`translate`), the wire out (`wire`), the route."""

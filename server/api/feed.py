@@ -1,0 +1,109 @@
+"""The loop's events as a stream sends them: with `stream_pages`, each page goes out once its
+PNG is encoded (in a worker thread: `server/api/page_pump.py`), between the loop's events,
+without making any event wait for an encoding.
+
+While no page is being encoded (nearly always), `next` is a plain `anext` on the loop. While one
+is, the wait for the loop's next event runs as a task raced against the encoding, so a page
+released at the end of a round goes out at once, not with the next round's first token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from server.api.page_pump import PagePump
+from server.loop.events import LoopEvent, LoopResult, PageRendered
+
+
+@dataclass(frozen=True)
+class ReadyPage:
+    event: PageRendered
+    png: bytes
+
+
+FeedItem = LoopEvent | ReadyPage
+_PAGE_READY = object()  # the race ended with a page encoded, not with an event
+
+
+class LoopFeed:
+    def __init__(
+        self, first: LoopEvent, events: AsyncGenerator[LoopEvent, None], *, stream_pages: bool
+    ) -> None:
+        self._events = events
+        self._pump = PagePump() if stream_pages else None
+        self._queue: deque[FeedItem] = deque()
+        self._first: LoopEvent | None = first
+        self._waiting: asyncio.Future[LoopEvent | None] | None = None
+        self._ended = False
+
+    async def next(self) -> FeedItem | None:
+        """The next item to send, or None at the end."""
+        while not self._queue:
+            if self._ended:
+                return None
+            pump = self._pump
+            if pump is not None:
+                self._queue.extend(_ready(e) for e in pump.ready())
+                if self._queue:
+                    break
+            event = await self._next_event(pump)
+            if event is not _PAGE_READY:
+                await self._accept(event)  # type: ignore[arg-type]
+        return self._queue.popleft()
+
+    async def _accept(self, event: LoopEvent | None) -> None:
+        pump = self._pump
+        if isinstance(event, PageRendered):
+            if pump is not None:
+                pump.add(event)
+            return
+        if event is None or isinstance(event, LoopResult):
+            self._ended = event is None
+            if pump is not None:
+                # Every page before the final chunk (few, and started long ago).
+                self._queue.extend(_ready(e) for e in await pump.drain())
+        if event is not None:
+            self._queue.append(event)
+
+    async def _next_event(self, pump: PagePump | None) -> LoopEvent | object | None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        if pump is not None and pump.pending:
+            return await self._race(pump)
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            return await waiting
+        return await anext(self._events, None)
+
+    async def _race(self, pump: PagePump) -> LoopEvent | object | None:
+        if self._waiting is None:
+            self._waiting = asyncio.ensure_future(anext(self._events, None))
+        encoded = asyncio.ensure_future(pump.next_done())
+        racers: set[asyncio.Future[object]] = {self._waiting, encoded}  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            encoded.cancel()
+        if not self._waiting.done():
+            return _PAGE_READY
+        waiting, self._waiting = self._waiting, None
+        return waiting.result()
+
+    async def aclose(self) -> None:
+        """Stop: a pending wait for the loop is cancelled before the loop is closed (a
+        generator cannot be closed while another task runs it)."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(BaseException):
+                await waiting
+        await self._events.aclose()
+
+
+def _ready(event: PageRendered) -> ReadyPage:
+    return ReadyPage(event, event.page.png)

@@ -1,0 +1,78 @@
+"""How the routes describe their responses in `/openapi.json`: the JSON body, the SSE events,
+and the OpenAI error body for every status the server sends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from server.api.protocol.common import ErrorResponse
+
+ERROR_STATUSES = {
+    400: "Invalid request (validation, unsupported value, image)",
+    401: "Missing or wrong API key",
+    404: "Unknown model or route",
+    413: "Body, image bytes or pixels too large",
+    415: "Not a JSON body",
+    429: "Over capacity (Retry-After)",
+    500: "Renderer or server failure",
+    502: "The engine failed the request",
+    503: "Engine loading, unavailable, dead, or the server draining",
+    504: "The request's deadline passed",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    chosen = statuses or tuple(ERROR_STATUSES)
+    return {s: {"model": ErrorResponse, "description": ERROR_STATUSES[s]} for s in chosen}
+
+
+def sse_response(event: type[BaseModel], description: str = "") -> dict[int | str, dict[str, Any]]:
+    """The 200 response's `text/event-stream` alternative: `data:` lines of `event` objects."""
+    text = (
+        description or f"With `stream: true`: server-sent events, each `data:` a {event.__name__}."
+    )
+    return {
+        200: {
+            "description": text,
+            "content": {
+                "text/event-stream": {"schema": {"$ref": f"#/components/schemas/{event.__name__}"}}
+            },
+        }
+    }
+
+
+def install_openapi(app: FastAPI, streamed: Sequence[type[BaseModel]]) -> None:
+    """`/openapi.json` as FastAPI makes it, plus the schemas of the streamed event models
+    (referenced from the `text/event-stream` alternatives), minus FastAPI's 422: validation
+    errors here are 400s in OpenAI's shape."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _, defs = models_json_schema(
+                [(m, "serialization") for m in streamed],
+                ref_template="#/components/schemas/{model}",
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in defs.get("$defs", {}).items():
+                components.setdefault(name, definition)
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
