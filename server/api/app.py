@@ -21,6 +21,8 @@ from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
 from server.api.openapi import install_openapi
 from server.api.protocol.chat import ChatCompletionChunk
+from server.api.protocol.responses import ResponseStreamEvent
+from server.api.responses import route as responses_route
 from server.api.state import AppState, admission_for
 from server.engines.base import Engine
 from server.loop.sink import PageSinkFactory, default_page_sink, warm_up_renderer
@@ -89,8 +91,15 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_openapi(app, streamed=[ChatCompletionChunk])
+    install_openapi(
+        app,
+        streamed={
+            "ChatCompletionChunk": ChatCompletionChunk,
+            "ResponseStreamEvent": ResponseStreamEvent,
+        },
+    )
     app.include_router(chat_route.router)
+    app.include_router(responses_route.router)
     app.include_router(routes_meta.router)
     # Added last = outermost: the request id and body limit wrap the key check.
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)

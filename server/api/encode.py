@@ -35,20 +35,26 @@ def sse_event(name: str, value: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + dumps(value) + b"\n\n"
 
 
+def _quote(text: str) -> bytes:
+    return encode_basestring(text).encode("utf-8", "replace")
+
+
 def marker(n: int) -> str:
     """A string no real text contains, to stand for the n-th variable of a template."""
     return f"\x00vtcr1-slot-{n}\x00"
 
 
 class Template:
-    """Bytes of a model dump with holes where strings go.
+    """Bytes of a model dump with holes where values go.
 
     `Template(model, slots)`: `model` holds `marker(i)` at every place slot `i` goes (a slot may
-    appear more than once). `render(values)` JSON-escapes each value once and fills the holes.
+    appear more than once; a model with an integer slot is made with `model_construct`).
+    `render(values)` encodes each value once (strings JSON-escaped, integers as numbers) and
+    fills the holes.
     """
 
     def __init__(self, model: BaseModel, slots: int, *, prefix: bytes = b"", suffix: bytes = b""):
-        text = model.model_dump_json()
+        text = model.model_dump_json(warnings=False)
         self._parts: list[bytes] = []
         self._order: list[int] = []
         quoted = [json.dumps(marker(i))[1:-1] for i in range(slots)]  # as the dump escapes it
@@ -68,8 +74,13 @@ class Template:
         if sorted(set(self._order)) != list(range(slots)):
             raise ValueError("every slot must appear in the model")
 
-    def render(self, values: Sequence[str]) -> bytes:
-        quoted = [encode_basestring(v).encode() for v in values]
+    def render(self, values: Sequence[str | int]) -> bytes:
+        quoted = [
+            str(v).encode()
+            if isinstance(v, int)
+            else encode_basestring(v).encode("utf-8", "replace")
+            for v in values
+        ]
         parts = self._parts
         out = [parts[0]]
         for k, slot in enumerate(self._order):

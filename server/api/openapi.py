@@ -3,13 +3,12 @@ and the OpenAI error body for every status the server sends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from server.api.protocol.common import ErrorResponse
 
@@ -32,23 +31,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": ERROR_STATUSES[s]} for s in chosen}
 
 
-def sse_response(event: type[BaseModel], description: str = "") -> dict[int | str, dict[str, Any]]:
-    """The 200 response's `text/event-stream` alternative: `data:` lines of `event` objects."""
-    text = (
-        description or f"With `stream: true`: server-sent events, each `data:` a {event.__name__}."
-    )
-    return {
-        200: {
-            "description": text,
-            "content": {
-                "text/event-stream": {"schema": {"$ref": f"#/components/schemas/{event.__name__}"}}
-            },
-        }
-    }
+def sse_response(event: str, description: str = "") -> dict[int | str, dict[str, Any]]:
+    """The 200 response's `text/event-stream` alternative: `data:` lines of the `event`
+    schema (one of the streamed types given to `install_openapi`)."""
+    text = description or f"With `stream: true`: server-sent events, each `data:` a {event}."
+    schema = {"$ref": f"#/components/schemas/{event}"}
+    return {200: {"description": text, "content": {"text/event-stream": {"schema": schema}}}}
 
 
-def install_openapi(app: FastAPI, streamed: Sequence[type[BaseModel]]) -> None:
-    """`/openapi.json` as FastAPI makes it, plus the schemas of the streamed event models
+def install_openapi(app: FastAPI, streamed: Mapping[str, Any]) -> None:
+    """`/openapi.json` as FastAPI makes it, plus the schemas of the streamed event types
     (referenced from the `text/event-stream` alternatives), minus FastAPI's 422: validation
     errors here are 400s in OpenAI's shape."""
 
@@ -60,12 +52,14 @@ def install_openapi(app: FastAPI, streamed: Sequence[type[BaseModel]]) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _, defs = models_json_schema(
-                [(m, "serialization") for m in streamed],
-                ref_template="#/components/schemas/{model}",
-            )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, definition in defs.get("$defs", {}).items():
+            for name, kind in streamed.items():
+                adapter: TypeAdapter[Any] = TypeAdapter(kind)
+                definition = adapter.json_schema(
+                    mode="serialization", ref_template="#/components/schemas/{model}"
+                )
+                for sub, sub_definition in definition.pop("$defs", {}).items():
+                    components.setdefault(sub, sub_definition)
                 components.setdefault(name, definition)
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)

@@ -116,6 +116,7 @@ class LoopResult:
     finished: bool  # the model gave a non-empty <answer> after its final </think>
     finish_reason: Literal["stop", "length"]
     reasoning: str  # all rounds' raw text before the final </think>
+    round_reasoning: tuple[str, ...]  # the same, round by round
     answer: str  # raw text after the final </think> (tags kept), "" if none
     final_answer: str | None  # the content of that <answer>...</answer>
     pages: tuple[RenderedPage, ...] = field(default=())

@@ -193,6 +193,7 @@ class _Request:
             finished=finished,
             finish_reason="stop" if finished or current.stopped_by_caller else "length",
             reasoning="".join(self.reasoning),
+            round_reasoning=tuple(self.reasoning),
             answer=split.answer,
             final_answer=split.final_answer,
             pages=(*self.memory, *current.pages),

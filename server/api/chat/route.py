@@ -12,7 +12,7 @@ from server.api.chat.translate import image_urls, to_loop_request, validate
 from server.api.chat.wire import ChatWire
 from server.api.feed import LoopFeed
 from server.api.openapi import error_responses, sse_response
-from server.api.protocol.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from server.api.protocol.chat import ChatCompletion, ChatCompletionRequest
 from server.api.run import first_event, last_result, until_disconnect
 from server.api.state import State
 from server.api.strict_json import StrictJSONRoute
@@ -27,7 +27,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses={**sse_response(ChatCompletionChunk), **error_responses()},
+    responses={**sse_response("ChatCompletionChunk"), **error_responses()},
 )
 async def chat_completions(body: ChatCompletionRequest, request: Request, state: State) -> Response:
     mode = (body.vtc and body.vtc.mode) or "vtc"

@@ -1,0 +1,1 @@
+"""`/v1/responses` (stateless): translation in, the wire out, the route."""
