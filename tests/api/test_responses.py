@@ -7,7 +7,7 @@ import base64
 import io
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 import pytest
 from PIL import Image
@@ -27,7 +27,7 @@ class Sdk:
     async def __aenter__(self) -> tuple[openai.AsyncOpenAI, ScriptedEngine]:
         self._lifespan = self.app.router.lifespan_context(self.app)
         await self._lifespan.__aenter__()
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        http = openai.DefaultAsyncHttpxClient(transport=httpx2.ASGITransport(app=self.app))
         self.client = openai.AsyncOpenAI(
             base_url="http://test/v1", api_key="unused", http_client=http, max_retries=0
         )
