@@ -1,8 +1,6 @@
-"""The small endpoints: health, readiness, models, version, metrics."""
+"""The small endpoints: health, readiness, version, metrics."""
 
 from __future__ import annotations
-
-import time
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -14,7 +12,6 @@ from server.engines.base import EngineError
 from server.errors import EngineUnavailable
 
 router = APIRouter()
-STARTED = int(time.time())
 
 
 @router.get("/health")
@@ -34,19 +31,6 @@ async def ready(state: State) -> JSONResponse:
     except EngineError as exc:
         raise EngineUnavailable(f"the engine is unhealthy: {exc}") from exc
     return JSONResponse({"status": "ready", "model": state.model_name})
-
-
-@router.get("/v1/models")
-async def models(state: State) -> dict[str, object]:
-    entry = {
-        "id": state.model_name,
-        "object": "model",
-        "created": STARTED,
-        "owned_by": "vtcr1",
-    }
-    if state.engine is not None:
-        entry["max_model_len"] = state.engine.info.max_model_len
-    return {"object": "list", "data": [entry]}
 
 
 @router.get("/version")

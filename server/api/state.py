@@ -4,6 +4,7 @@ service, and the flags that fail `/ready`: draining (SIGTERM) and a dead engine.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -45,6 +46,7 @@ class AppState:
     draining: bool = False
     dead: str | None = None
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    started: int = field(default_factory=lambda: int(time.time()))  # the models' `created`
 
     @property
     def model_name(self) -> str:

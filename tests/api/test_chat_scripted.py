@@ -132,6 +132,12 @@ async def test_models_health_ready_version(make_client: Any) -> None:
     async with make_client([]) as (client, _):
         models = (await client.get("/v1/models")).json()
         assert [m["id"] for m in models["data"]] == [SCRIPTED_MODEL]
+        card = models["data"][0]
+        assert card["object"] == "model" and card["max_model_len"] == 1 << 20
+        one = await client.get(f"/v1/models/{SCRIPTED_MODEL}")
+        assert one.status_code == 200 and one.json() == card
+        missing = await client.get("/v1/models/other")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
         assert (await client.get("/health")).json() == {"status": "ok"}
         assert (await client.get("/ready")).status_code == 200
         assert "version" in (await client.get("/version")).json()
