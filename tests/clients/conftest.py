@@ -10,7 +10,19 @@ import pytest
 
 from tests.clients.fake_server import FakeState, create_fake_app, serve
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"
+
+def _benchmark_data() -> Path:
+    """`shared/data/benchmarks` in the nearest folder above this checkout that has it: the main
+    checkout sits one level below it, a worktree (`wt/<name>`) two."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        candidate = folder / "shared" / "data" / "benchmarks"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[3] / "shared" / "data" / "benchmarks"
+
+
+DATA = _benchmark_data()
 
 
 @dataclass

@@ -16,11 +16,11 @@ from clients import eval as eval_cmd
 from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
+from tests.clients.conftest import DATA as BENCHMARKS
 from tests.conftest import SERVED_NAME
 from tests.support.live_server import serving
 
 pytestmark = pytest.mark.engine
-BENCHMARKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"
 SHORT = ["--max-rounds", "2", "--round-max-tokens", "48"]
 
 
