@@ -16,16 +16,15 @@ from typing import Any, TextIO
 
 from clients.common import (
     COMMAND_ERRORS,
-    StreamResult,
     add_connection_args,
+    add_sampling_args,
     add_vtc_args,
-    decode_data_url,
     error_text,
     make_client,
     resolve_model,
-    stream_chat,
-    vtc_body,
+    vtc_from_args,
 )
+from clients.stream import StreamResult, decode_data_url, stream_chat
 
 DIM = "\x1b[2m"
 BOLD = "\x1b[1m"
@@ -41,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("question", nargs="?", help="the question (default: read from stdin)")
     add_connection_args(parser)
     add_vtc_args(parser)
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--max-tokens", type=int, default=None, help="completion tokens at most")
+    add_sampling_args(parser)
     parser.add_argument("--system", default=None, help="an extra system message")
     parser.add_argument(
         "--save-pages", type=Path, default=None, metavar="DIR", help="write rendered pages here"
@@ -171,13 +168,7 @@ async def run(args: argparse.Namespace, question: str, out: TextIO, err: TextIO)
         if args.system:
             messages.append({"role": "system", "content": args.system})
         messages.append({"role": "user", "content": question})
-        body = vtc_body(
-            mode=args.mode,
-            max_rounds=args.max_rounds,
-            round_max_tokens=args.round_max_tokens,
-            image_order=args.image_order,
-            return_pages=args.save_pages is not None,
-        )
+        body = vtc_from_args(args, return_pages=args.save_pages is not None)
         result = await stream_chat(
             client,
             model=model,

@@ -6,13 +6,8 @@ import base64
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from clients.common import (
-    StreamResult,
-    decode_data_url,
-    reasoning_of,
-    vtc_body,
-    vtc_of,
-)
+from clients.common import vtc_body
+from clients.stream import StreamResult, decode_data_url, reasoning_of, vtc_of
 
 
 def chunk(**extra: object) -> ChatCompletionChunk:

@@ -24,6 +24,20 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, ax: Any, path: Path, *, xlabel: str, title: str) -> Path:
+    """Both plots: latency on y, a grid, a legend when anything was drawn, written as PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("end-to-end latency (s)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_latency_vs_concurrency(levels: Sequence[dict[str, Any]], path: Path) -> Path:
     """p50 latency (line) with the p95 as a shaded band, per mode, x = concurrency."""
     plt = _pyplot()
@@ -47,16 +61,7 @@ def plot_latency_vs_concurrency(levels: Sequence[dict[str, Any]], path: Path) ->
     if ticks:
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
-    ax.set_xlabel("concurrent requests")
-    ax.set_ylabel("end-to-end latency (s)")
-    ax.set_title("Latency vs concurrency")
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, xlabel="concurrent requests", title="Latency vs concurrency")
 
 
 def plot_latency_vs_length(requests: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -80,13 +85,5 @@ def plot_latency_vs_length(requests: Sequence[dict[str, Any]], path: Path) -> Pa
             color=COLORS.get(mode),
             label=mode,
         )
-    ax.set_xlabel("tokens generated (reasoning + answer, all rounds)")
-    ax.set_ylabel("end-to-end latency (s)")
-    ax.set_title("Latency vs reasoning length")
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    xlabel = "tokens generated (reasoning + answer, all rounds)"
+    return _save(plt, fig, ax, path, xlabel=xlabel, title="Latency vs reasoning length")
