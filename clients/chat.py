@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,6 +80,34 @@ def round_line(entry: dict[str, Any]) -> str:
     return "[" + " | ".join(parts) + "]"
 
 
+def page_line(page: dict[str, Any], saved: Path | None = None) -> str:
+    """The line of one streamed page: input pages (round 0) say so instead of a round."""
+    index = page.get("index", "?")
+    if page.get("kind") == "input":
+        parts = [f"input page {index}"]
+    else:
+        parts = [f"page {index}", f"round {page.get('round', '?')}"]
+    parts.append(f"vision tokens {page.get('vision_tokens', '-')}")
+    width, height = page.get("width"), page.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        parts.append(f"{width}x{height}")
+    if saved is not None:
+        parts.append(f"saved {saved}")
+    return "[" + " | ".join(parts) + "]"
+
+
+def input_parts(info: Any) -> list[str]:
+    """The summary's words on `vtc.input` (what `--compress-input` turned into pages)."""
+    if not isinstance(info, dict):
+        return []
+    return [
+        f"input pages {info.get('pages', 0)}",
+        f"input text tokens {info.get('text_tokens', '-')}",
+        f"input vision tokens {info.get('vision_tokens', '-')}",
+        f"input compression {_fmt_ratio(info.get('compression_ratio'))}",
+    ]
+
+
 def summary_line(result: StreamResult) -> str:
     vtc = result.vtc or {}
     parts = [f"latency {result.latency_s:.2f}s"]
@@ -93,6 +122,7 @@ def summary_line(result: StreamResult) -> str:
             f"reasoning tokens {vtc.get('reasoning_tokens', '-')}",
             f"vision tokens {vtc.get('vision_tokens', '-')}",
             f"compression {_fmt_ratio(vtc.get('compression_ratio'))}",
+            *input_parts(vtc.get("input")),
         ]
     if result.completion_tokens is not None:
         parts.append(f"completion tokens {result.completion_tokens}")
@@ -132,6 +162,11 @@ class Printer:
             self.newline()
             self._write(round_line(entry) + "\n", CYAN)
 
+    def page(self, page: dict[str, Any], saved: Path | None) -> None:
+        if not self.quiet:
+            self.newline()
+            self._write(page_line(page, saved) + "\n", CYAN)
+
     def content(self, text: str) -> None:
         if not self.answer_started:
             self.answer_started = True
@@ -147,51 +182,108 @@ class Printer:
             self._write(summary_line(result) + "\n", CYAN)
 
 
-def save_pages(pages: list[str], directory: Path) -> list[Path]:
-    """Write data-URL pages as page_001.png, page_002.png, ... in reading order."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, url in enumerate(pages, start=1):
-        path = directory / f"page_{i:03d}.png"
+class PageSaver:
+    """Writes each page the moment its chunk arrives: `page_001.png`, `page_002.png`, ... for
+    reasoning pages (the request's page index, so reading order), `input_001.png`, ... for the
+    input pages of `--compress-input` (their index counts from 1 too, hence their own prefix)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.saved: Counter[str] = Counter()
+
+    def save(self, page: dict[str, Any]) -> Path | None:
+        url = page.get("url")
+        if not isinstance(url, str):
+            return None
+        kind = "input" if page.get("kind") == "input" else "page"
+        index = page.get("index")
+        if not isinstance(index, int):  # not in the contract: number them as they come
+            index = self.saved[kind] + 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{kind}_{index:03d}.png"
         path.write_bytes(decode_data_url(url))
-        paths.append(path)
-    return paths
+        self.saved[kind] += 1
+        return path
+
+    def summary(self) -> str:
+        text = f"saved {self.saved['page']} page(s)"
+        if self.saved["input"]:
+            text += f" and {self.saved['input']} input page(s)"
+        return f"{text} to {self.directory}"
 
 
-async def run(args: argparse.Namespace, question: str, out: TextIO, err: TextIO) -> int:
-    color = args.color == "always" or (args.color == "auto" and out.isatty())
-    printer = Printer(out, color=color, quiet=args.quiet)
+def build_messages(
+    args: argparse.Namespace, question: str, documents: list[str]
+) -> list[dict[str, Any]]:
+    """The system message if any, then the user turn: the question alone as a string, or with
+    documents, one text part per document followed by the question as the last text part (the
+    part `vtc.compress_input` keeps as text)."""
+    messages: list[dict[str, Any]] = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    if documents:
+        parts = [{"type": "text", "text": text} for text in [*documents, question]]
+        messages.append({"role": "user", "content": parts})
+    else:
+        messages.append({"role": "user", "content": question})
+    return messages
+
+
+async def ask(
+    args: argparse.Namespace,
+    messages: list[dict[str, Any]],
+    printer: Printer,
+    saver: PageSaver | None,
+) -> StreamResult:
+    """The one streamed request, printed (and its pages saved) as it arrives."""
+
+    def on_page(page: dict[str, Any]) -> None:
+        printer.page(page, saver.save(page) if saver is not None else None)
+
     client = make_client(args.base_url, args.api_key, timeout=args.timeout)
     try:
         model = await resolve_model(client, args.model)
-        messages: list[dict[str, Any]] = []
-        if args.system:
-            messages.append({"role": "system", "content": args.system})
-        messages.append({"role": "user", "content": question})
-        body = vtc_from_args(args, return_pages=args.save_pages is not None)
-        result = await stream_chat(
+        # Pages cost bandwidth (a base64 PNG each): asked for only when shown or saved.
+        wants_pages = not args.quiet or saver is not None
+        return await stream_chat(
             client,
             model=model,
             messages=messages,
-            vtc=body,
+            vtc=vtc_from_args(args, stream_pages=wants_pages),
             temperature=args.temperature,
             top_p=args.top_p,
             max_tokens=args.max_tokens,
             on_reasoning=printer.reasoning,
             on_content=printer.content,
             on_round=printer.round,
+            on_page=on_page,
         )
+    finally:
+        await client.close()
+
+
+async def run(
+    args: argparse.Namespace,
+    question: str,
+    out: TextIO,
+    err: TextIO,
+    documents: list[str] | None = None,
+) -> int:
+    color = args.color == "always" or (args.color == "auto" and out.isatty())
+    printer = Printer(out, color=color, quiet=args.quiet)
+    saver = PageSaver(args.save_pages) if args.save_pages is not None else None
+    messages = build_messages(args, question, documents or [])
+    try:
+        result = await ask(args, messages, printer, saver)
     except COMMAND_ERRORS as exc:
         printer.newline()
         err.write(f"vtcr1 chat: {error_text(exc)}\n")
+        if saver is not None and saver.saved.total():
+            err.write(saver.summary() + "\n")
         return 1
-    finally:
-        await client.close()
     printer.done(result)
-    if args.save_pages is not None:
-        pages = result.page_images
-        paths = save_pages(pages, args.save_pages)
-        err.write(f"saved {len(paths)} page(s) to {args.save_pages}\n")
+    if saver is not None:
+        err.write(saver.summary() + "\n")
     return 0
 
 

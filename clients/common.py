@@ -101,6 +101,7 @@ def vtc_body(
     round_max_tokens: int | None = None,
     image_order: str | None = None,
     return_pages: bool = False,
+    stream_pages: bool = False,
 ) -> dict[str, Any]:
     """The `vtc` request object with only the fields the user set."""
     fields: dict[str, Any] = {
@@ -109,6 +110,7 @@ def vtc_body(
         "round_max_tokens": round_max_tokens,
         "image_order": image_order,
         "return_pages": True if return_pages else None,
+        "stream_pages": True if stream_pages else None,
     }
     return {name: value for name, value in fields.items() if value is not None}
 

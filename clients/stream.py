@@ -2,9 +2,10 @@
 
 Everything VTC-specific is read defensively from the fields the SDK does not declare (`vtc`,
 `reasoning_content`, ...): against a plain OpenAI-compatible server they are simply absent.
-A VTC stream carries two kinds of `vtc` chunk besides the text deltas, told apart by their keys:
-a round marker (`round`, after each round) and the final chunk's whole object (`mode`,
-`per_round`, ...).
+A VTC stream carries three kinds of `vtc` chunk besides the text deltas, told apart by their
+keys: a page (`page`, with `vtc.stream_pages`: each page the moment the renderer releases it,
+input pages of `vtc.compress_input` before round 1), a round marker (`round`, after each round)
+and the final chunk's whole object (`mode`, `per_round`, ...).
 """
 
 from __future__ import annotations
@@ -68,20 +69,14 @@ class StreamResult:
     completion_tokens: int | None = None
     vtc: dict[str, Any] | None = None  # the final `vtc` object
     per_round: list[dict[str, Any]] = field(default_factory=list)  # from the round markers
-    round_pages: list[str] = field(default_factory=list)  # page data URLs from round markers
+    # The `vtc.page` objects of the page chunks, in stream order (with `vtc.stream_pages`).
+    pages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rounds(self) -> int | None:
         if self.vtc and isinstance(self.vtc.get("rounds"), int):
             return int(self.vtc["rounds"])
         return len(self.per_round) or None
-
-    @property
-    def page_images(self) -> list[str]:
-        """All rendered pages: the final object's list when sent, else the rounds' pages."""
-        if self.vtc and isinstance(self.vtc.get("page_images"), list):
-            return [str(p) for p in self.vtc["page_images"]]
-        return list(self.round_pages)
 
     def vtc_number(self, name: str) -> float | None:
         value = (self.vtc or {}).get(name)
@@ -107,6 +102,7 @@ class StreamResult:
 
 Callback = Callable[[str], None]
 RoundCallback = Callable[[dict[str, Any]], None]
+PageCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -116,6 +112,7 @@ class Watchers:
     on_reasoning: Callback | None = None
     on_content: Callback | None = None
     on_round: RoundCallback | None = None
+    on_page: PageCallback | None = None
 
 
 class _Collector:
@@ -140,12 +137,14 @@ class _Collector:
                 self._choice(choice)
 
     def _vtc(self, marker: dict[str, Any]) -> None:
-        if "per_round" in marker or "mode" in marker:
+        page = marker.get("page")
+        if isinstance(page, Mapping):
+            self.result.pages.append(dict(page))
+            if self.watchers.on_page is not None:
+                self.watchers.on_page(dict(page))
+        elif "per_round" in marker or "mode" in marker:
             self.result.vtc = marker
         elif "round" in marker:
-            pages = marker.pop("page_images", None)
-            if isinstance(pages, list):
-                self.result.round_pages.extend(str(p) for p in pages)
             self.result.per_round.append(marker)
             if self.watchers.on_round is not None:
                 self.watchers.on_round(marker)
@@ -190,13 +189,14 @@ async def stream_chat(
     on_reasoning: Callback | None = None,
     on_content: Callback | None = None,
     on_round: RoundCallback | None = None,
+    on_page: PageCallback | None = None,
 ) -> StreamResult:
     """Stream one chat completion to its end and collect it.
 
     Streaming rather than a single response: the server keeps the connection busy during long
     multi-round requests (no idle proxy timeouts), and it is the only way to measure TTFT.
     """
-    collector = _Collector(Watchers(on_reasoning, on_content, on_round))
+    collector = _Collector(Watchers(on_reasoning, on_content, on_round, on_page))
     stream = await client.chat.completions.create(
         model=model,
         messages=cast("list[ChatCompletionMessageParam]", messages),

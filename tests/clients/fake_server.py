@@ -5,8 +5,13 @@ Each request's answer comes from a `responder(question, vtc) -> FakeReply`; the 
 the scripted reasoning into whitespace "tokens", streams them as `reasoning_content`/`reasoning`
 deltas, sends a `vtc` round marker (with one PNG page per rendered round when `return_pages`),
 then the answer as `content`, the final chunk with the whole `vtc` object, usage and `[DONE]`.
+With `vtc.stream_pages`, each page is also its own chunk, mid-round (after half the round's
+tokens), shaped exactly as the page-streaming contract says (`choices: []`, top-level
+`vtc.page` = round, index, kind, vision_tokens, width, height, url). Unknown `vtc` fields get
+the real server's 400 (its `vtc` object forbids extras), so a client cannot send a misspelt one.
 A question containing "FAIL" gets an OpenAI-shaped HTTP 500, "BREAK" an in-band error object
-after the stream has started (what the real server does then), "SLOW" is answered
+after the stream has started (what the real server does then), "CRASH" the same after round 1,
+"SLOW" is answered
 only after 3 s (a server too slow for the client's timeout). With `barrier` set, a request waits
 (10 s at most) until that many are in flight, so a test can see the client's concurrency.
 """
@@ -89,11 +94,32 @@ def _tokens(text: str) -> list[str]:
     return [w + " " for w in words[:-1]] + ([words[-1]] if words[-1] else [])
 
 
-def _png(index: int) -> str:
-    image = Image.new("RGB", (8, 8), ((40 * index) % 256, 80, 160))
+PAGE_SIZE = (8, 8)
+VISION_TOKENS_PER_PAGE = 2
+VTC_FIELDS = {"mode", "max_rounds", "round_max_tokens", "image_order", "return_pages"}
+VTC_FIELDS |= {"stream_pages"}
+
+
+def _png(index: int, kind: str = "reasoning") -> str:
+    blue = 160 if kind == "reasoning" else 20
+    image = Image.new("RGB", PAGE_SIZE, ((40 * index) % 256, 80, blue))
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _page(round_: int, index: int, kind: str = "reasoning") -> dict[str, Any]:
+    """The `vtc.page` object of the contract."""
+    width, height = PAGE_SIZE
+    return {
+        "round": round_,
+        "index": index,
+        "kind": kind,
+        "vision_tokens": VISION_TOKENS_PER_PAGE,
+        "width": width,
+        "height": height,
+        "url": _png(index, kind),
+    }
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
@@ -114,7 +140,7 @@ class _Plan:
     rounds: list[list[str]]  # reasoning tokens per round
     answer_tokens: list[str]
     per_round: list[dict[str, Any]]
-    pages: list[list[str]]  # page data URLs per round
+    pages: list[list[dict[str, Any]]]  # `vtc.page` objects per round
     vtc: dict[str, Any]
     prompt_tokens: int
     completion_tokens: int
@@ -129,18 +155,18 @@ def _plan(question: str, vtc: dict[str, Any], reply: FakeReply) -> _Plan:
     rounds = [_tokens(t) for t in texts]
     answer_tokens = ["</think>", *_tokens(reply.answer)] if finished else []
     per_round: list[dict[str, Any]] = []
-    pages: list[list[str]] = []
+    pages: list[list[dict[str, Any]]] = []
     page_index = 0
     prompt_tokens = len(_tokens(question)) + 10
     for i, toks in enumerate(rounds, start=1):
         last = i == len(rounds)
         n_pages = 0 if (last and finished) or mode != "vtc" else 1
         generated = len(toks) + (len(answer_tokens) if last else 0)
-        vision = 2 * n_pages
+        vision = VISION_TOKENS_PER_PAGE * n_pages
         round_pages = []
         for _ in range(n_pages):
             page_index += 1
-            round_pages.append(_png(page_index))
+            round_pages.append(_page(i, page_index))
         pages.append(round_pages)
         per_round.append(
             {
@@ -174,7 +200,7 @@ def _plan(question: str, vtc: dict[str, Any], reply: FakeReply) -> _Plan:
         "per_round": per_round,
     }
     if vtc.get("return_pages"):
-        summary["page_images"] = [p for rp in pages for p in rp]
+        summary["page_images"] = [p["url"] for rp in pages for p in rp]
     return _Plan(
         rounds=rounds,
         answer_tokens=answer_tokens,
@@ -184,6 +210,12 @@ def _plan(question: str, vtc: dict[str, Any], reply: FakeReply) -> _Plan:
         prompt_tokens=sum(r["prompt_tokens"] for r in per_round),
         completion_tokens=sum(r["generated_tokens"] for r in per_round),
     )
+
+
+def _in_band_error() -> str:
+    """What the real server sends when a stream fails after its first byte, then [DONE]."""
+    error = {"message": "engine died mid-stream", "type": "server_error", "param": None}
+    return f"data: {json.dumps({'error': {**error, 'code': None}})}\n\ndata: [DONE]\n\n"
 
 
 def _error(status: int, message: str, kind: str = "server_error") -> JSONResponse:
@@ -216,6 +248,11 @@ def create_fake_app(state: FakeState | None = None) -> FastAPI:
         if "SLOW" in question:
             await asyncio.sleep(3)
         vtc = dict(body.get("vtc") or {})
+        unknown = sorted(set(vtc) - VTC_FIELDS)
+        if unknown:
+            return _error(
+                400, f"vtc.{unknown[0]}: extra inputs are not permitted", "invalid_request_error"
+            )
         plan = _plan(question, vtc, state.responder(question, vtc))
         rid = f"chatcmpl-{len(state.requests)}"
         created = int(time.time())
@@ -269,17 +306,24 @@ def create_fake_app(state: FakeState | None = None) -> FastAPI:
             yield chunk({"role": "assistant", "content": ""})
             if "BREAK" in question:  # an error after the first byte goes in-band
                 yield chunk({"reasoning_content": "partial ", "reasoning": "partial "})
-                error = {"message": "engine died mid-stream", "type": "server_error"}
-                yield f"data: {json.dumps({'error': {**error, 'param': None, 'code': None}})}\n\n"
-                yield "data: [DONE]\n\n"
+                yield _in_band_error()
                 return
             for i, toks in enumerate(plan.rounds):
-                for tok in toks:
+                half = len(toks) // 2
+                for tok in toks[:half]:
+                    yield chunk({"reasoning_content": tok, "reasoning": tok})
+                if vtc.get("stream_pages"):  # released mid-round, before the round ends
+                    for page in plan.pages[i]:
+                        yield chunk(None, vtc={"page": page})
+                for tok in toks[half:]:
                     yield chunk({"reasoning_content": tok, "reasoning": tok})
                 marker = dict(plan.per_round[i])
                 if vtc.get("return_pages"):
-                    marker["page_images"] = plan.pages[i]
+                    marker["page_images"] = [p["url"] for p in plan.pages[i]]
                 yield chunk(None, vtc=marker)
+                if "CRASH" in question:
+                    yield _in_band_error()
+                    return
             for tok in plan.answer_tokens[1:]:
                 yield chunk({"content": tok})
             final = {

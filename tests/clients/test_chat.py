@@ -29,19 +29,26 @@ def test_streams_reasoning_rounds_then_answer_plain(
     out = capsys.readouterr().out
     assert "\x1b[" not in out  # not a terminal: plain text
     lines = out.splitlines()
-    assert lines[0] == "alpha beta gamma"
-    assert lines[1].startswith("[round 1 | generated 3 tokens | pages 1 | vision tokens 2")
-    assert "compression 1.50x" in lines[1]
-    assert lines[2] == "delta epsilon"
-    assert lines[3].startswith("[round 2 | generated 2 tokens | pages 1")
-    assert lines[4] == "zeta"
-    assert lines[5].startswith("[round 3 |") and "pages 0" in lines[5]
-    assert lines[6] == "Answer:"
-    assert lines[7] == "The result: <answer>7</answer>"
-    summary = lines[8]
+    # each page the moment it streams (mid-round: between its round's reasoning tokens)
+    assert lines[0] == "alpha "
+    assert lines[1] == "[page 1 | round 1 | vision tokens 2 | 8x8]"
+    assert lines[2] == "beta gamma"
+    assert lines[3].startswith("[round 1 | generated 3 tokens | pages 1 | vision tokens 2")
+    assert "compression 1.50x" in lines[3]
+    assert lines[4] == "delta "
+    assert lines[5] == "[page 2 | round 2 | vision tokens 2 | 8x8]"
+    assert lines[6] == "epsilon"
+    assert lines[7].startswith("[round 2 | generated 2 tokens | pages 1")
+    assert lines[8] == "zeta"
+    assert lines[9].startswith("[round 3 |") and "pages 0" in lines[9]
+    assert lines[10] == "Answer:"
+    assert lines[11] == "The result: <answer>7</answer>"
+    summary = lines[12]
     assert "rounds 3" in summary and "finished yes" in summary and "pages 2" in summary
     assert "compression 1.25x" in summary  # 5 reasoning tokens / 4 vision tokens
-    assert len(lines) == 9
+    assert "input" not in summary  # no --compress-input, no input pages
+    assert len(lines) == 13
+    assert fake.state.requests[0]["vtc"] == {"stream_pages": True}
 
 
 def test_sends_model_vtc_and_sampling(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,7 +58,12 @@ def test_sends_model_vtc_and_sampling(fake: Fake, capsys: pytest.CaptureFixture[
     (body,) = fake.state.requests
     assert body["model"] == "fake-vtc"  # the first of /v1/models
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert body["vtc"] == {"mode": "baseline", "max_rounds": 3, "round_max_tokens": 100}
+    assert body["vtc"] == {
+        "mode": "baseline",
+        "max_rounds": 3,
+        "round_max_tokens": 100,
+        "stream_pages": True,
+    }
     assert body["temperature"] == 0.2 and body["max_tokens"] == 50
     assert "top_p" not in body  # unset knobs are not sent
     assert body["messages"] == [{"role": "user", "content": "Q?"}]
@@ -77,6 +89,7 @@ def test_color_on_request(fake: Fake, capsys: pytest.CaptureFixture[str]) -> Non
 def test_quiet_prints_only_the_answer(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
     assert chat.main(["--base-url", fake.url, "-q", "Q"]) == 0
     assert capsys.readouterr().out == "<answer>42</answer>\n"
+    assert "vtc" not in fake.state.requests[0]  # pages neither shown nor saved: not asked for
 
 
 def test_question_from_stdin(
@@ -89,19 +102,59 @@ def test_question_from_stdin(
     assert chat.main(["--base-url", fake.url]) == 2
 
 
-def test_save_pages_writes_every_rendered_page(fake: Fake, tmp_path: Path) -> None:
+def test_save_pages_writes_each_page_as_it_arrives(
+    fake: Fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.state.responder = three_rounds
     out_dir = tmp_path / "pages"
+    on_disk_at_round_end: list[list[str]] = []
+    real_round = chat.Printer.round
+
+    def round_and_look(self: chat.Printer, entry: dict[str, Any]) -> None:
+        on_disk_at_round_end.append(sorted(f.name for f in out_dir.glob("*.png")))
+        real_round(self, entry)
+
+    monkeypatch.setattr(chat.Printer, "round", round_and_look)
     assert chat.main(["--base-url", fake.url, "--save-pages", str(out_dir), "-q", "Q"]) == 0
-    assert fake.state.requests[0]["vtc"] == {"return_pages": True}
+    assert fake.state.requests[0]["vtc"] == {"stream_pages": True}  # -q, but pages are saved
+    # a round's page is on disk before that round has ended: written from its page chunk
+    assert on_disk_at_round_end == [
+        ["page_001.png"],
+        ["page_001.png", "page_002.png"],
+        ["page_001.png", "page_002.png"],
+    ]
     files = sorted(out_dir.iterdir())
     assert [f.name for f in files] == ["page_001.png", "page_002.png"]
     colors = []
     for f in files:
         with Image.open(f) as image:
-            assert image.format == "PNG"
+            assert image.format == "PNG" and image.size == (8, 8)
             colors.append(image.getpixel((0, 0)))
     assert colors[0] != colors[1]  # two different pages, in order
+    assert capsys.readouterr().err == f"saved 2 page(s) to {out_dir}\n"
+
+
+def test_page_lines_name_the_saved_files(
+    fake: Fake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.state.responder = three_rounds
+    assert chat.main(["--base-url", fake.url, "--save-pages", str(tmp_path), "Q"]) == 0
+    page_lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[page ")]
+    assert page_lines == [
+        f"[page 1 | round 1 | vision tokens 2 | 8x8 | saved {tmp_path / 'page_001.png'}]",
+        f"[page 2 | round 2 | vision tokens 2 | 8x8 | saved {tmp_path / 'page_002.png'}]",
+    ]
+
+
+def test_pages_saved_before_a_failure_stay_and_are_counted(
+    fake: Fake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.state.responder = three_rounds
+    assert chat.main(["--base-url", fake.url, "--save-pages", str(tmp_path), "CRASH late"]) == 1
+    err = capsys.readouterr().err
+    assert "engine died mid-stream" in err
+    assert f"saved 1 page(s) to {tmp_path}" in err
+    assert [f.name for f in tmp_path.iterdir()] == ["page_001.png"]
 
 
 def test_server_error_is_reported(fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:

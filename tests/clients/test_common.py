@@ -7,7 +7,14 @@ import base64
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from clients.common import vtc_body
-from clients.stream import StreamResult, decode_data_url, reasoning_of, vtc_of
+from clients.stream import (
+    StreamResult,
+    Watchers,
+    _Collector,
+    decode_data_url,
+    reasoning_of,
+    vtc_of,
+)
 
 
 def chunk(**extra: object) -> ChatCompletionChunk:
@@ -53,18 +60,27 @@ def test_vtc_from_a_response() -> None:
 
 def test_vtc_body_sends_only_what_is_set() -> None:
     assert vtc_body() == {}
-    assert vtc_body(mode="vtc", max_rounds=2, return_pages=True) == {
+    assert vtc_body(mode="vtc", max_rounds=2, return_pages=True, stream_pages=True) == {
         "mode": "vtc",
         "max_rounds": 2,
         "return_pages": True,
+        "stream_pages": True,
     }
 
 
-def test_page_images_prefer_the_final_object() -> None:
-    result = StreamResult(round_pages=["data:image/png;base64,AA=="])
-    assert result.page_images == ["data:image/png;base64,AA=="]
-    result.vtc = {"page_images": ["p1", "p2"], "rounds": 3}
-    assert result.page_images == ["p1", "p2"] and result.rounds == 3
+def test_page_chunks_are_collected_and_told_not_taken_for_rounds() -> None:
+    page = {"round": 1, "index": 1, "kind": "reasoning", "vision_tokens": 4, "url": "data:,"}
+    told: list[dict[str, object]] = []
+    rounds: list[dict[str, object]] = []
+    collector = _Collector(Watchers(on_page=told.append, on_round=rounds.append))
+    collector.chunk(chunk(choices=[], vtc={"page": {**page, "kind": "input", "round": 0}}))
+    collector.chunk(chunk(choices=[], vtc={"page": page}))
+    collector.chunk(chunk(choices=[], vtc={"round": 1, "pages": 1}))
+    collector.chunk(chunk(choices=[], vtc={"mode": "vtc", "rounds": 1, "pages": 1}))
+    result = collector.finish()
+    assert [p["kind"] for p in result.pages] == ["input", "reasoning"] == [p["kind"] for p in told]
+    assert rounds == result.per_round == [{"round": 1, "pages": 1}]
+    assert result.vtc == {"mode": "vtc", "rounds": 1, "pages": 1} and result.rounds == 1
     assert StreamResult(per_round=[{"round": 1}, {"round": 2}]).rounds == 2
     assert StreamResult().rounds is None
 
