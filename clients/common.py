@@ -21,6 +21,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_API_KEY = "EMPTY"
 MODES = ("vtc", "baseline")
 IMAGE_ORDERS = ("images_first", "question_first")
+COMPRESS_SCOPES = ("documents", "history", "all")
+# The server's default threshold too; sent explicitly so a results file says what was asked.
+COMPRESS_MIN_TOKENS = 2048
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +58,63 @@ def add_vtc_args(parser: argparse.ArgumentParser, *, with_mode: bool = True) -> 
         "--round-max-tokens", type=int, default=None, help="tokens generated per round at most"
     )
     parser.add_argument("--image-order", choices=IMAGE_ORDERS, default=None)
+
+
+def _scope(text: str) -> str:
+    if text not in COMPRESS_SCOPES:
+        # argparse hands an optional value the next word, so `--compress-input "question"` lands
+        # here: say how to write it instead of only "invalid choice".
+        raise argparse.ArgumentTypeError(
+            f"scope is one of {', '.join(COMPRESS_SCOPES)}, not {text!r} (a question goes "
+            "before --compress-input, or name the scope: --compress-input documents)"
+        )
+    return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_compress_input_args(parser: argparse.ArgumentParser) -> None:
+    """--compress-input [SCOPE] / --compress-input-min-tokens N: `vtc.compress_input`, off by
+    default (whether reading long inputs as pages keeps accuracy is the user's call)."""
+    parser.add_argument(
+        "--compress-input",
+        nargs="?",
+        const="documents",
+        default=None,
+        type=_scope,
+        metavar="SCOPE",
+        help="render long inputs as pages: documents (the default scope), history or all",
+    )
+    parser.add_argument(
+        "--compress-input-min-tokens",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"only texts longer than N tokens (default {COMPRESS_MIN_TOKENS})",
+    )
+
+
+def compress_input_from(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The `vtc.compress_input` object of the flags, None when off (or the command has none)."""
+    scope = getattr(args, "compress_input", None)
+    if scope is None:
+        return None
+    min_tokens = getattr(args, "compress_input_min_tokens", None) or COMPRESS_MIN_TOKENS
+    return {"min_tokens": min_tokens, "scope": scope}
+
+
+def check_compress_input(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A threshold without --compress-input would be silently ignored: refuse it (exit 2)."""
+    if args.compress_input is None and args.compress_input_min_tokens is not None:
+        parser.error("--compress-input-min-tokens needs --compress-input")
 
 
 def add_sampling_args(
@@ -102,6 +162,7 @@ def vtc_body(
     image_order: str | None = None,
     return_pages: bool = False,
     stream_pages: bool = False,
+    compress_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `vtc` request object with only the fields the user set."""
     fields: dict[str, Any] = {
@@ -111,17 +172,20 @@ def vtc_body(
         "image_order": image_order,
         "return_pages": True if return_pages else None,
         "stream_pages": True if stream_pages else None,
+        "compress_input": compress_input,
     }
     return {name: value for name, value in fields.items() if value is not None}
 
 
 def vtc_from_args(args: argparse.Namespace, **more: Any) -> dict[str, Any]:
-    """The `vtc` object of a command's `add_vtc_args` flags (`--mode` where it has one)."""
+    """The `vtc` object of a command's `add_vtc_args` flags (and `--mode`, `--compress-input`
+    where it has them)."""
     return vtc_body(
         mode=getattr(args, "mode", None),
         max_rounds=args.max_rounds,
         round_max_tokens=args.round_max_tokens,
         image_order=args.image_order,
+        compress_input=compress_input_from(args),
         **more,
     )
 

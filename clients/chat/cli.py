@@ -15,9 +15,11 @@ from clients.chat.pages import PageSaver
 from clients.chat.view import Printer
 from clients.common import (
     COMMAND_ERRORS,
+    add_compress_input_args,
     add_connection_args,
     add_sampling_args,
     add_vtc_args,
+    check_compress_input,
     error_text,
     make_client,
     resolve_model,
@@ -34,8 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("question", nargs="?", help="the question (default: read from stdin)")
     add_connection_args(parser)
     add_vtc_args(parser)
+    add_compress_input_args(parser)
     add_sampling_args(parser)
     parser.add_argument("--system", default=None, help="an extra system message")
+    parser.add_argument(
+        "--document",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a document sent before the question as its own text part ('-': stdin); repeatable",
+    )
     parser.add_argument(
         "--save-pages", type=Path, default=None, metavar="DIR", help="write rendered pages here"
     )
@@ -126,17 +136,51 @@ async def run(
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+class InputError(Exception):
+    """The question or a document cannot be read: exit status 2, like a bad flag."""
+
+
+def read_documents(names: list[str]) -> list[str]:
+    """The documents' texts in the order given; `-` is stdin (once, and then the question must
+    be an argument)."""
+    if names.count("-") > 1:
+        raise InputError("stdin can hold one document only")
+    texts = []
+    for name in names:
+        if name == "-":
+            texts.append(sys.stdin.read())
+            continue
+        try:
+            texts.append(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read document {name}: {exc}") from exc
+    return texts
+
+
+def read_question(args: argparse.Namespace) -> str:
+    """The question argument, else stdin (unless a document took stdin)."""
     question = args.question
     if question is None or question == "-":
+        if "-" in args.document:
+            raise InputError("a document is read from stdin: pass the question as an argument")
         question = sys.stdin.read()
     question = question.strip()
     if not question:
-        sys.stderr.write("vtcr1 chat: no question (pass it as an argument or on stdin)\n")
+        raise InputError("no question (pass it as an argument or on stdin)")
+    return question
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_compress_input(parser, args)
+    try:
+        question = read_question(args)
+        documents = read_documents(args.document)
+    except InputError as exc:
+        sys.stderr.write(f"vtcr1 chat: {exc}\n")
         return 2
     try:
-        return asyncio.run(run(args, question, sys.stdout, sys.stderr))
+        return asyncio.run(run(args, question, sys.stdout, sys.stderr, documents))
     except KeyboardInterrupt:
         return 130
-

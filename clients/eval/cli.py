@@ -18,9 +18,12 @@ import openai
 from clients.common import (
     COMMAND_ERRORS,
     REQUEST_ERRORS,
+    add_compress_input_args,
     add_connection_args,
     add_sampling_args,
     add_vtc_args,
+    check_compress_input,
+    compress_input_from,
     error_text,
     make_client,
     resolve_model,
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     add_connection_args(parser)
     add_vtc_args(parser)
+    add_compress_input_args(parser)
     parser.add_argument("--limit", type=int, default=None, help="first N problems only")
     parser.add_argument(
         "--samples", type=int, default=None, help="samples per problem (default 16 aime25/amc23)"
@@ -95,7 +99,24 @@ def plan_work(args: argparse.Namespace, err: TextIO) -> Work | None:
     skipped = len(problems) * k - len(pending)
     if skipped:
         err.write(f"resuming: {skipped} sample(s) already in {results_path}\n")
+        _warn_mixed_compression(results_path, args, err)
     return Work(results_path, pending)
+
+
+def _warn_mixed_compression(results_path: Path, args: argparse.Namespace, err: TextIO) -> None:
+    """An A/B needs one OUT per arm: say so when the kept samples were asked differently."""
+    asked = compress_input_from(args)
+    earlier = {
+        json.dumps(r.get("compress_input"), sort_keys=True)
+        for r in load_results(results_path)
+        if r.get("dataset") == args.dataset
+    }
+    if earlier - {json.dumps(asked, sort_keys=True)}:
+        err.write(
+            f"note: {results_path} holds samples with compress_input "
+            f"{', '.join(sorted(earlier))}; this run sends {json.dumps(asked, sort_keys=True)} "
+            "(the report mixes them: use one --out per configuration)\n"
+        )
 
 
 async def sample_one(
@@ -119,7 +140,9 @@ async def sample_one(
     # Graded here, in the event loop's (main) thread: math-verify's timeouts use SIGALRM,
     # which only the main thread may set.
     g = grade(problem.dataset, result.content, problem.gold)
-    return sample_row(problem, sample, model=model, mode=args.mode, grade=g, result=result)
+    return sample_row(
+        problem, sample, model=model, asked=body, mode=args.mode, grade=g, result=result
+    )
 
 
 async def sample_all(args: argparse.Namespace, work: Work, body: dict[str, Any]) -> Tally:
@@ -190,7 +213,9 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_compress_input(parser, args)
     try:
         return asyncio.run(run(args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:

@@ -6,8 +6,9 @@ other numbers (latency, rounds, compression, tokens) are means over the samples 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from clients.console import cell, format_table
@@ -59,12 +60,20 @@ def dataset_numbers(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_rounds": _rnd(mean(values("rounds")), 3),
         "finished_rate": _rnd(sum(finished) / len(finished) if finished else None),
         "compression_ratio": _rnd(reasoning / vision if vision else None, 3),
+        "mean_prompt_tokens": _rnd(mean(values("prompt_tokens")), 1),
         "mean_completion_tokens": _rnd(mean(values("completion_tokens")), 1),
         "mean_reasoning_tokens": _rnd(mean(values("reasoning_tokens")), 1),
         "mean_vision_tokens": _rnd(mean(values("vision_tokens")), 1),
         "modes": sorted({str(r.get("mode")) for r in items}),
         "models": sorted({str(r.get("model")) for r in items}),
+        "compress_input": _distinct(r.get("compress_input") for r in items),
     }
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    """The different JSON values, in a stable order (null first: off)."""
+    unique = {json.dumps(v, sort_keys=True): v for v in values}
+    return [unique[key] for key in sorted(unique, key=lambda k: (k != "null", k))]
 
 
 def build_report(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -58,11 +58,16 @@ def sample_row(
     sample: int,
     *,
     model: str,
+    asked: dict[str, Any],
     mode: str | None,
     grade: Grade,
     result: StreamResult,
 ) -> dict[str, Any]:
-    """The line of one graded sample: what was asked, what came back, how it graded."""
+    """The line of one graded sample: what was asked, what came back, how it graded.
+
+    `compress_input` is the `vtc.compress_input` sent (None: off) and `input` the server's
+    account of it (`vtc.input`: pages, text and vision tokens), so an A/B with and without is
+    traceable sample by sample."""
     return {
         "dataset": problem.dataset,
         "problem_id": problem.id,
@@ -75,5 +80,7 @@ def sample_row(
         "content": result.content,
         "reasoning_chars": len(result.reasoning),
         **result.record(),
+        "compress_input": asked.get("compress_input"),
+        "input": (result.vtc or {}).get("input"),
         "time": round(time.time(), 3),
     }

@@ -175,3 +175,109 @@ def test_error_in_the_middle_of_the_stream(fake: Fake, capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     assert captured.out.startswith("partial")  # what came before the error was shown
     assert "engine died mid-stream" in captured.err
+
+
+DOCUMENT = " ".join(f"word{i}" for i in range(120))  # 120 fake tokens: 3 input pages of 50
+
+
+def test_document_is_a_text_part_before_the_question(
+    fake: Fake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(DOCUMENT)
+    argv = ["--base-url", fake.url, "--document", str(doc), "--system", "S", "What is it?"]
+    assert chat.main(argv) == 0
+    (body,) = fake.state.requests
+    assert body["messages"] == [
+        {"role": "system", "content": "S"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": DOCUMENT},
+                {"type": "text", "text": "What is it?"},  # the question stays the last part
+            ],
+        },
+    ]
+    assert body["vtc"] == {"stream_pages": True}  # compression stays off unless asked
+    out = capsys.readouterr().out
+    assert "input" not in out  # no input pages, no input numbers
+
+
+def test_compress_input_streams_input_pages_first_and_saves_them_apart(
+    fake: Fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(DOCUMENT))
+    pages_dir = tmp_path / "pages"
+    argv = ["--base-url", fake.url, "--document", "-", "--compress-input"]
+    argv += ["--compress-input-min-tokens", "100", "--save-pages", str(pages_dir), "Q?"]
+    assert chat.main(argv) == 0
+    (body,) = fake.state.requests
+    assert body["vtc"] == {
+        "stream_pages": True,
+        "compress_input": {"min_tokens": 100, "scope": "documents"},
+    }
+    assert body["messages"][0]["content"][0]["text"] == DOCUMENT  # read from stdin
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    for i in range(3):  # before any reasoning, labelled as input, no round
+        path = pages_dir / f"input_{i + 1:03d}.png"
+        assert lines[i] == f"[input page {i + 1} | vision tokens 2 | 8x8 | saved {path}]"
+    assert lines[3] == "round one thinks about "
+    assert lines[4].startswith("[page 1 | round 1 |")
+    assert "input pages 3 | input text tokens 120 | input vision tokens 6" in lines[-1]
+    assert "input compression 20.00x" in lines[-1]
+    assert sorted(f.name for f in pages_dir.iterdir()) == [
+        "input_001.png",
+        "input_002.png",
+        "input_003.png",
+        "page_001.png",
+    ]
+    with Image.open(pages_dir / "input_001.png") as image:
+        assert image.convert("RGB").getpixel((0, 0)) == (40, 80, 20)  # the fake's input page 1
+    assert captured.err == f"saved 1 page(s) and 3 input page(s) to {pages_dir}\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "sent"),
+    [
+        (["--compress-input"], {"min_tokens": 2048, "scope": "documents"}),
+        (["--compress-input", "history"], {"min_tokens": 2048, "scope": "history"}),
+        (
+            ["--compress-input", "all", "--compress-input-min-tokens", "64"],
+            {"min_tokens": 64, "scope": "all"},
+        ),
+    ],
+)
+def test_compress_input_object(fake: Fake, flags: list[str], sent: dict[str, Any]) -> None:
+    assert chat.main(["--base-url", fake.url, "-q", "Q?", *flags]) == 0
+    assert fake.state.requests[0]["vtc"] == {"compress_input": sent}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--compress-input", "What is 2+2?"], "a question goes before --compress-input"),
+        (["--compress-input-min-tokens", "10", "Q"], "needs --compress-input"),
+        (["--compress-input", "--compress-input-min-tokens", "0", "Q"], "at least 1"),
+    ],
+)
+def test_bad_compress_input_flags_are_refused(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        chat.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unreadable_documents_are_refused(
+    fake: Fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--base-url", fake.url]
+    assert chat.main([*base, "--document", str(tmp_path / "missing.txt"), "Q"]) == 2
+    assert "cannot read document" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("the document"))
+    assert chat.main([*base, "--document", "-"]) == 2  # stdin is taken: where is the question?
+    assert "pass the question as an argument" in capsys.readouterr().err
+    assert chat.main([*base, "--document", "-", "--document", "-", "Q"]) == 2
+    assert fake.state.requests == []

@@ -187,3 +187,57 @@ def test_report_covers_every_dataset_in_the_results(tmp_path: Path) -> None:
     assert report["gsm8k"]["n_samples"] == 1 and report["gsm8k"]["accuracy"] == 1.0
     table = eval_cli.format_report(report)
     assert "60.0%" in table and "3.00x" in table
+
+
+def test_compress_input_is_sent_and_recorded_for_an_ab(
+    fake: Fake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_jsonl(
+        tmp_path / "d.jsonl", [{"question": f"Q{i}", "answer": "#### 7"} for i in range(3)]
+    )
+    fake.state.responder = answering({f"Q{i}": "<answer>7</answer>" for i in range(3)})
+    arm_b = ["--compress-input", "all", "--compress-input-min-tokens", "4096"]
+    assert run_eval(fake, data, "gsm8k", tmp_path / "a") == 0
+    assert run_eval(fake, data, "gsm8k", tmp_path / "b", *arm_b) == 0
+    sent = [b.get("vtc", {}).get("compress_input") for b in fake.state.requests]
+    assert sent == [None] * 3 + [{"min_tokens": 4096, "scope": "all"}] * 3
+    rows_b = rows_of(tmp_path / "b")
+    assert all(r["compress_input"] == {"min_tokens": 4096, "scope": "all"} for r in rows_b)
+    # the server's account of it (the fake compresses nothing this short: 0 pages)
+    assert all(r["input"]["pages"] == 0 for r in rows_b)
+    assert all(r["compress_input"] is None and r["input"] is None for r in rows_of(tmp_path / "a"))
+    report_a = json.loads((tmp_path / "a" / "report.json").read_text())["gsm8k"]
+    report_b = json.loads((tmp_path / "b" / "report.json").read_text())["gsm8k"]
+    assert report_a["compress_input"] == [None]
+    assert report_b["compress_input"] == [{"min_tokens": 4096, "scope": "all"}]
+    assert report_a["mean_prompt_tokens"] == report_b["mean_prompt_tokens"] > 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_default_scope_and_threshold(fake: Fake, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"question": "Q", "answer": "#### 1"}])
+    assert run_eval(fake, data, "gsm8k", tmp_path / "o", "--compress-input") == 0
+    (body,) = fake.state.requests
+    assert body["vtc"] == {"compress_input": {"min_tokens": 2048, "scope": "documents"}}
+
+
+def test_mixing_configurations_in_one_out_is_pointed_out(
+    fake: Fake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_jsonl(
+        tmp_path / "d.jsonl", [{"question": f"Q{i}", "answer": "#### 7"} for i in range(2)]
+    )
+    out = tmp_path / "o"
+    assert run_eval(fake, data, "gsm8k", out, "--limit", "1") == 0
+    assert run_eval(fake, data, "gsm8k", out, "--compress-input") == 0
+    err = capsys.readouterr().err
+    assert "note:" in err and "use one --out per configuration" in err
+    report = json.loads((out / "report.json").read_text())["gsm8k"]
+    assert report["compress_input"] == [None, {"min_tokens": 2048, "scope": "documents"}]
+
+
+def test_threshold_without_compress_input_is_refused(tmp_path: Path) -> None:
+    argv = ["--data", "x", "--dataset", "gsm8k", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as exc:
+        eval_cli.main([*argv, "--compress-input-min-tokens", "10"])
+    assert exc.value.code == 2
