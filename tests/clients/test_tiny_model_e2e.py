@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from clients import bench, chat
 from clients import eval as eval_cmd
@@ -36,10 +37,20 @@ async def test_chat_on_the_tiny_model(
 ) -> None:
     argv = ["--base-url", base_url, *SHORT, "--save-pages", str(tmp_path), "What is 2+2?"]
     assert await asyncio.to_thread(chat.main, argv) == 0
-    out = capsys.readouterr().out
-    rounds = [line for line in out.splitlines() if line.startswith("[round ")]
-    assert len(rounds) == 2 and "rounds 2" in out.splitlines()[-1]
-    assert len(list(tmp_path.glob("page_*.png"))) >= 1
+    lines = capsys.readouterr().out.splitlines()
+    rounds = [line for line in lines if line.startswith("[round ")]
+    assert len(rounds) == 2 and "rounds 2" in lines[-1]
+    # every page the engine's output was rendered into: streamed, shown and saved once each
+    pages = [line for line in lines if line.startswith("[page ")]
+    summary_pages = int(lines[-1].split("| pages ")[1].split(" ")[0])
+    assert len(pages) == summary_pages >= 1
+    saved = sorted(tmp_path.glob("page_*.png"))
+    assert [f.name for f in saved] == [f"page_{i:03d}.png" for i in range(1, summary_pages + 1)]
+    for path in saved:
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+            width, height = image.size
+        assert any(f"{width}x{height} | saved {path}]" in line for line in pages)
 
 
 async def test_bench_on_the_tiny_model(base_url: str, tmp_path: Path) -> None:
