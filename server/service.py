@@ -22,10 +22,12 @@ from server.errors import (
     DeadlineExceeded,
     EngineFailed,
     EngineUnavailable,
+    InvalidRequest,
     Overloaded,
     RenderFailed,
     VtcError,
 )
+from server.loop.compress import PromptTooLarge
 from server.loop.events import LoopEvent, LoopResult, RoundFinished
 from server.loop.request import LoopRequest
 from server.loop.runner import PageSinkFactory, default_page_sink, run_loop
@@ -109,6 +111,11 @@ class ChatService:
                     f"the engine is unavailable: {exc}", headers={"Retry-After": "2"}
                 ) from exc
             raise EngineFailed(f"the engine failed: {exc}") from exc
+        except PromptTooLarge as exc:
+            status = "error"
+            raise InvalidRequest(
+                str(exc), param="vtc.compress_input", code="prompt_too_large"
+            ) from exc
         except RendererError as exc:
             status = "error"
             log.exception("rendering failed")

@@ -39,6 +39,7 @@ class LoopFeed:
         self._first: LoopEvent | None = first
         self._waiting: asyncio.Future[LoopEvent | None] | None = None
         self._ended = False
+        self._input_pending = False
 
     async def next(self) -> FeedItem | None:
         """The next item to send, or None at the end."""
@@ -60,7 +61,12 @@ class LoopFeed:
         if isinstance(event, PageRendered):
             if pump is not None:
                 pump.add(event)
+                self._input_pending |= event.kind == "input"
             return
+        if pump is not None and self._input_pending:
+            # Input pages go out before anything of round 1 (they were made before it).
+            self._queue.extend(_ready(e) for e in await pump.drain())
+            self._input_pending = False
         if event is None or isinstance(event, LoopResult):
             self._ended = event is None
             if pump is not None:

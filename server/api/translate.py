@@ -17,7 +17,7 @@ from server.api.protocol.sampling import ReasoningEffort, SamplingExtensions
 from server.api.protocol.vtc import VtcOptions
 from server.engines.base import ChatMessage, ImagePart, TextPart
 from server.errors import InvalidRequest, ModelNotFound, Unsupported
-from server.loop.request import LoopOptions, Sampling
+from server.loop.request import CompressInput, LoopOptions, Sampling
 from server.settings import Settings
 
 log = logging.getLogger("vtcr1.api")
@@ -80,9 +80,14 @@ def rounds_for_effort(effort: ReasoningEffort | None, settings: Settings) -> int
 
 
 def loop_options(
-    vtc: VtcOptions | None, effort: ReasoningEffort | None, settings: Settings
+    vtc: VtcOptions | None,
+    effort: ReasoningEffort | None,
+    settings: Settings,
+    keep: int | None = None,
 ) -> LoopOptions:
+    """`keep`: the index of the question among the last message's parts (`vtc_keep`)."""
     vtc = vtc or VtcOptions()
+    compress = vtc.compress_input
     return LoopOptions(
         mode=vtc.mode or "vtc",
         max_rounds=vtc.max_rounds or rounds_for_effort(effort, settings) or settings.max_rounds,
@@ -91,7 +96,18 @@ def loop_options(
         system_prompt=settings.system_prompt,
         max_pages_per_round=settings.max_pages_per_round,
         max_images_per_prompt=settings.max_images_per_prompt,
+        compress_input=None
+        if compress is None
+        else CompressInput(min_tokens=compress.min_tokens, scope=compress.scope, keep=keep),
     )
+
+
+def kept_part(flags: Sequence[bool], param: str) -> int | None:
+    """The index of the one part marked `vtc_keep` (None: none is)."""
+    marked = [i for i, flag in enumerate(flags) if flag]
+    if len(marked) > 1:
+        raise InvalidRequest("only one part may be marked vtc_keep", param=param)
+    return marked[0] if marked else None
 
 
 def stop_strings(stop: str | Sequence[str] | None, param: str = "stop") -> tuple[str, ...]:

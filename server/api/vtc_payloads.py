@@ -5,8 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-from server.api.protocol.vtc import VtcPage, VtcRound, VtcSummary
-from server.loop.events import LoopResult, PageRendered, RenderedPage, RoundStats
+from server.api.protocol.vtc import VtcInput, VtcPage, VtcRound, VtcSummary
+from server.loop.events import (
+    InputCompression,
+    LoopResult,
+    PageRendered,
+    RenderedPage,
+    RoundStats,
+)
 
 
 def data_url(png: bytes) -> str:
@@ -53,6 +59,18 @@ def vtc_summary(result: LoopResult, *, return_pages: bool) -> VtcSummary:
         latency_s=_seconds(result.latency_s),
         per_round=[vtc_round(r) for r in result.rounds],
         page_images=page_data_urls(result.pages) if return_pages else None,
+        input=None if result.input is None else vtc_input(result.input),
+    )
+
+
+def vtc_input(stats: InputCompression) -> VtcInput:
+    ratio = stats.compression_ratio
+    return VtcInput(
+        pages=stats.pages,
+        text_tokens=stats.text_tokens,
+        vision_tokens=stats.vision_tokens,
+        compression_ratio=None if ratio is None else round(ratio, 6),
+        render_s=_seconds(stats.render_s),
     )
 
 

@@ -130,6 +130,18 @@ class Engine(Protocol):
 
     async def abort(self, request_id: str) -> None: ...
 
+    async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        """Token ids of `text` with the model's tokenizer."""
+        ...
+
+    async def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def chat_template(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        """The prompt text as the model's chat template renders it."""
+        ...
+
     async def check_health(self) -> None:
         """Raise EngineError if the engine cannot serve."""
         ...

@@ -57,6 +57,20 @@ class RenderedPage:
 
 
 @dataclass(frozen=True)
+class InputCompression:
+    """What compression did: pages made, what their text would have cost, what they cost."""
+
+    pages: int = 0
+    text_tokens: int = 0
+    vision_tokens: int = 0
+    render_s: float = 0.0
+
+    @property
+    def compression_ratio(self) -> float | None:
+        return self.text_tokens / self.vision_tokens if self.vision_tokens else None
+
+
+@dataclass(frozen=True)
 class RoundStats:
     round: int
     prompt_tokens: int
@@ -125,6 +139,8 @@ class LoopResult:
     # Tokens of `answer` (counted with the model's tokenizer by the service): the rest of the
     # generated tokens are reasoning.
     answer_tokens: int = 0
+    # What input compression did (None: not asked for).
+    input: InputCompression | None = None
 
     @property
     def prompt_tokens(self) -> int:

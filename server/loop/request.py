@@ -8,13 +8,26 @@ drives the loop directly (benchmarks, tests).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from server.engines.base import ChatMessage
 from server.loop.events import Mode
 from server.settings import ImageOrder, Settings
 
 _DEFAULTS: dict[str, Any] = {name: f.default for name, f in Settings.model_fields.items()}
+
+
+Scope = Literal["documents", "history", "all"]
+
+
+@dataclass(frozen=True)
+class CompressInput:
+    """What the request asks: the threshold, the scope, and which part of the last user message
+    is the question (its index among the message's parts; None: the last text part)."""
+
+    min_tokens: int = 2048
+    scope: Scope = "documents"
+    keep: int | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,8 @@ class LoopOptions:
     # (user images + all pages; the engine refuses more).
     max_pages_per_round: int = _DEFAULTS["max_pages_per_round"]
     max_images_per_prompt: int = _DEFAULTS["max_images_per_prompt"]
+    # Render long input text to pages before round 1 (None: off).
+    compress_input: CompressInput | None = None
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,17 @@ delta, inline below: it is the per-token path), and `end_round` (go on, or end t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from server.engines.base import Engine, GenerationDelta, GenerationParams
+from server.loop.compress import PromptTooLarge, compress_input, prompt_tokens
 from server.loop.events import (
     AnswerDelta,
+    InputCompression,
     LoopEvent,
     LoopResult,
     PageRendered,
@@ -31,7 +34,7 @@ from server.loop.events import (
 )
 from server.loop.output import is_finished
 from server.loop.prompt import build_round_messages, count_user_images
-from server.loop.request import LoopRequest
+from server.loop.request import CompressInput, LoopRequest
 from server.loop.round import Round
 from server.loop.sink import PageSink, PageSinkFactory, default_page_sink, warm_up_renderer
 
@@ -45,6 +48,9 @@ async def run_loop(
     page_sink: PageSinkFactory = default_page_sink,
 ) -> AsyncGenerator[LoopEvent, None]:
     state = _Request(request, engine, page_sink)
+    if request.options.compress_input is not None:
+        for input_page in await state.compress_input(request.options.compress_input):
+            yield input_page
     while not state.done:
         current, stream = await state.start_round()
         async with aclosing(stream):
@@ -78,12 +84,43 @@ class _Request:
     previous_end: float | None = None
     pages_released: int = 0
     done: bool = False
+    input: InputCompression | None = None
 
     def __post_init__(self) -> None:
         self.budget = self.request.token_budget()
         self.generated = 0  # tokens of the finished rounds
         self.prompted = 0  # prompt tokens of the finished rounds
         self.user_images = count_user_images(self.request)
+
+    # --- before round 1 ---
+
+    async def compress_input(self, how: CompressInput) -> list[PageRendered]:
+        """Render the long input once; every round then sends the same pages."""
+        compressed = await compress_input(self.request.messages, how, self.engine)
+        self.request = dataclasses.replace(self.request, messages=compressed.messages)
+        self.user_images = count_user_images(self.request)
+        self.input = compressed.stats
+        if compressed.pages:
+            await self._check_fits()
+        return [
+            PageRendered(page, 0, index, kind="input")
+            for index, page in enumerate(compressed.pages, 1)
+        ]
+
+    async def _check_fits(self) -> None:
+        """Fail before round 1 if the compressed prompt cannot be served."""
+        options = self.request.options
+        if self.user_images > options.max_images_per_prompt:
+            raise PromptTooLarge(
+                f"the input makes {self.user_images} images; the engine takes at most "
+                f"{options.max_images_per_prompt} per prompt"
+            )
+        needed = await prompt_tokens(self.request, self.engine)
+        limit = self.engine.info.max_model_len
+        if needed >= limit:
+            raise PromptTooLarge(
+                f"the compressed prompt needs {needed} tokens; the engine's context is {limit}"
+            )
 
     # --- round set-up ---
 
@@ -199,4 +236,5 @@ class _Request:
             pages=(*self.memory, *current.pages),
             ttft_s=None if self.first_token is None else self.first_token - self.started,
             latency_s=time.perf_counter() - self.started,
+            input=self.input,
         )

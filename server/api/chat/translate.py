@@ -103,7 +103,12 @@ def to_loop_request(
         ext=body,
         settings=settings,
     )
-    options = common.loop_options(body.vtc, body.reasoning_effort, settings)
+    last = body.messages[-1].content
+    flags = (
+        [isinstance(p, TextContent) and p.vtc_keep for p in last] if isinstance(last, list) else []
+    )
+    keep = common.kept_part(flags, f"messages.{len(body.messages) - 1}.content")
+    options = common.loop_options(body.vtc, body.reasoning_effort, settings, keep)
     return LoopRequest(request_id=request_id, messages=messages, sampling=sampling, options=options)
 
 

@@ -34,6 +34,8 @@ class ImageURL(Strict):
 class TextContent(Strict):
     type: Literal["text"]
     text: str
+    # With `vtc.compress_input`: this part is the question and stays text.
+    vtc_keep: bool = False
 
 
 class ImageContent(Strict):

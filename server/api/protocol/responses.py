@@ -21,6 +21,8 @@ from server.api.protocol.vtc import VtcOptions, VtcPageEnvelope, VtcRound, VtcSu
 class InputText(Strict):
     type: Literal["input_text"]
     text: str
+    # With `vtc.compress_input`: this part is the question and stays text.
+    vtc_keep: bool = False
 
 
 class InputImage(Strict):

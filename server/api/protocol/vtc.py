@@ -14,6 +14,13 @@ def _absent(value: object) -> bool:
     return value is None
 
 
+class CompressInputOptions(Strict):
+    """`vtc.compress_input`: render long input text to pages before round 1."""
+
+    min_tokens: int = Field(2048, ge=1)
+    scope: Literal["documents", "history", "all"] = "documents"
+
+
 class VtcOptions(Strict):
     """The `vtc` request object (sent with the OpenAI SDK's `extra_body`)."""
 
@@ -23,6 +30,7 @@ class VtcOptions(Strict):
     image_order: Literal["images_first", "question_first"] | None = None
     return_pages: bool = False
     stream_pages: bool = False
+    compress_input: CompressInputOptions | None = None
 
 
 class VtcRound(BaseModel):
@@ -59,6 +67,17 @@ class VtcPageEnvelope(BaseModel):
     page: VtcPage
 
 
+class VtcInput(BaseModel):
+    """What `compress_input` did: pages made from the input, what their text would have cost
+    (the model's tokenizer), what they cost as images, and the time rendering took."""
+
+    pages: int
+    text_tokens: int
+    vision_tokens: int
+    compression_ratio: float | None
+    render_s: float
+
+
 class VtcSummary(BaseModel):
     """The request's `vtc` object (non-streamed response, and the final stream chunk)."""
 
@@ -74,3 +93,4 @@ class VtcSummary(BaseModel):
     latency_s: float
     per_round: list[VtcRound]
     page_images: list[str] | None = Field(None, exclude_if=_absent)
+    input: VtcInput | None = Field(None, exclude_if=_absent)

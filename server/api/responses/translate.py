@@ -108,7 +108,11 @@ def to_loop_request(
         ext=body,
         settings=settings,
     )
-    options = common.loop_options(body.vtc, effort, settings)
+    keep = None
+    if isinstance(body.input, list) and isinstance(body.input[-1].content, list):
+        flags = [isinstance(p, InputText) and p.vtc_keep for p in body.input[-1].content]
+        keep = common.kept_part(flags, f"input.{len(body.input) - 1}.content")
+    options = common.loop_options(body.vtc, effort, settings, keep)
     return LoopRequest(request_id=request_id, messages=messages, sampling=sampling, options=options)
 
 
