@@ -131,63 +131,23 @@ class VllmLocalEngine:
         request_id: str,
         session_id: str | None = None,
     ) -> AsyncGenerator[GenerationDelta, None]:
-        from vllm.sampling_params import RequestOutputKind, SamplingParams
-
         if self._closed:
             raise EngineError("engine is closed")
-        prompt: dict[str, Any] = {"prompt": self.render_prompt(messages)}
-        images = prompt_images(messages)
-        if images:
-            prompt["multi_modal_data"] = {"image": images}
-        sampling = SamplingParams(
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            seed=params.seed,
-            stop=list(params.stop) or None,
-            skip_special_tokens=params.skip_special_tokens,
-            spaces_between_special_tokens=False,
-            output_kind=RequestOutputKind.DELTA,
-        )
         stream = self._llm.generate(
-            prompt,
-            sampling,
+            self._prompt(messages),
+            sampling_params(params),
             request_id,
             # The template already holds every special token (as vLLM's chat path does).
             tokenization_kwargs={"add_special_tokens": False},
         )
-        prompt_tokens = 0
-        cached = 0
-        generated = 0
-        started = False
+        progress = _Progress()
         try:
             async for out in stream:
-                if out.prompt_token_ids is not None:
-                    prompt_tokens = len(out.prompt_token_ids)
-                if out.num_cached_tokens is not None:
-                    cached = out.num_cached_tokens
-                completion = out.outputs[0] if out.outputs else None
-                text = completion.text if completion else ""
-                generated += len(completion.token_ids) if completion else 0
-                finish = completion.finish_reason if completion else None
-                if out.finished and finish is None:
-                    finish = "abort"
-                # vLLM's stop_reason: the stop string, a stop token id, or None for EOS.
-                stop_reason = completion.stop_reason if completion else None
-                stop_sequence = stop_reason if isinstance(stop_reason, str) else None
-                if not text and finish is None and started:
-                    continue
-                started = True
-                yield GenerationDelta(
-                    text=text,
-                    generated_tokens=generated,
-                    prompt_tokens=prompt_tokens,
-                    cached_tokens=cached,
-                    finish_reason=finish,
-                    stop_sequence=stop_sequence if finish == "stop" else None,
-                )
-                if finish is not None:
-                    return
+                delta = progress.feed(out)
+                if delta is not None:
+                    yield delta
+                    if delta.finish_reason is not None:
+                        return
         except EngineError:
             raise
         except Exception as exc:
@@ -196,6 +156,13 @@ class VllmLocalEngine:
             # Closing our iterator early lands here: closing vLLM's generator aborts the
             # request in the engine core (it catches GeneratorExit and calls abort).
             await stream.aclose()
+
+    def _prompt(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+        prompt: dict[str, Any] = {"prompt": self.render_prompt(messages)}
+        images = prompt_images(messages)
+        if images:
+            prompt["multi_modal_data"] = {"image": images}
+        return prompt
 
     async def abort(self, request_id: str) -> None:
         await self._llm.abort(request_id)
@@ -228,6 +195,61 @@ class VllmLocalEngine:
         """True when no request holds KV blocks in the engine core (it then frees the prefix
         cache, so call it only where losing cached prefixes does not matter)."""
         return bool(await self._llm.reset_prefix_cache())
+
+
+def sampling_params(params: GenerationParams) -> Any:
+    """vLLM's `SamplingParams` for the port's parameters (deltas, not cumulative outputs)."""
+    from vllm.sampling_params import RequestOutputKind, SamplingParams
+
+    return SamplingParams(
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        seed=params.seed,
+        stop=list(params.stop) or None,
+        skip_special_tokens=params.skip_special_tokens,
+        spaces_between_special_tokens=False,
+        output_kind=RequestOutputKind.DELTA,
+    )
+
+
+class _Progress:
+    """Turns vLLM's delta `RequestOutput`s of one request into the port's deltas."""
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.cached = 0
+        self.generated = 0
+        self.started = False
+
+    def feed(self, out: Any) -> GenerationDelta | None:
+        """The delta for one output; None when it brings nothing new."""
+        if out.prompt_token_ids is not None:
+            self.prompt_tokens = len(out.prompt_token_ids)
+        if out.num_cached_tokens is not None:
+            self.cached = out.num_cached_tokens
+        completion = out.outputs[0] if out.outputs else None
+        if completion is None:
+            text, finish, stop_reason = "", None, None
+        else:
+            text, finish = completion.text, completion.finish_reason
+            self.generated += len(completion.token_ids)
+            # vLLM's stop_reason: the stop string, a stop token id, or None for EOS.
+            stop_reason = completion.stop_reason
+        if out.finished and finish is None:
+            finish = "abort"
+        if not text and finish is None and self.started:
+            return None
+        self.started = True
+        stopped = finish == "stop"
+        return GenerationDelta(
+            text=text,
+            generated_tokens=self.generated,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached,
+            finish_reason=finish,
+            stop_sequence=stop_reason if stopped and isinstance(stop_reason, str) else None,
+        )
 
 
 def _engine_error(exc: Exception) -> EngineError:
