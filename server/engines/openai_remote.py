@@ -9,6 +9,8 @@ choices, lives in its own module:
   the connection reused after `[DONE]`.
 - `remote_stream`: the SSE bytes of one read -> one delta, counts from vLLM's usage chunks.
 - `remote_request`: the request body; `remote_health`: `/health` probes and `/v1/models`.
+- `tokenizer`: `tokenize`, `detokenize` and `chat_template` answered from the model's tokenizer,
+  read locally (no round trip to a replica).
 
 A replica that fails before the first token is retried on another one: nothing reached the
 caller, so the retry is invisible. After the first token the failure is final.
@@ -35,6 +37,7 @@ from server.engines.remote_health import fetch_served_model, probe
 from server.engines.remote_request import encode_body
 from server.engines.remote_stream import ReplicaFailed
 from server.engines.routing import Replica, Router
+from server.engines.tokenizer import ModelTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ class OpenAIRemoteEngine:
         session_ttl_s: float = 900.0,
         max_sessions: int = 100_000,
         down_for_s: float = 10.0,
+        tokenizer: ModelTokenizer | None = None,
     ) -> None:
         self.info = info
+        self._tokenizer = tokenizer
         self.router = Router(
             base_urls,
             session_ttl_s=session_ttl_s,
@@ -112,7 +117,12 @@ class OpenAIRemoteEngine:
                         # aclosing: when our caller closes us, the HTTP stream closes now, not
                         # whenever the garbage collector finalises the inner generator.
                         attempt = stream_attempt(
-                            self._client(), replica.url, body, request_id, handle
+                            self._client(),
+                            replica.url,
+                            body,
+                            request_id,
+                            handle,
+                            params.stop_token_ids,
                         )
                         async with contextlib.aclosing(attempt) as deltas:
                             async for delta in deltas:
@@ -138,6 +148,27 @@ class OpenAIRemoteEngine:
             ) from None
         tried.add(replica.url)
         return replica
+
+    # --- the model's tokenizer, read locally (no request to a replica) ---
+
+    def _local_tokenizer(self) -> ModelTokenizer:
+        if self._tokenizer is None:
+            raise EngineError("this engine was built without the model's tokenizer")
+        return self._tokenizer
+
+    async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        tokenizer = self._local_tokenizer()
+        return await tokenizer.tokenize(text, add_special_tokens=add_special_tokens)
+
+    async def detokenize(self, tokens: Sequence[int]) -> str:
+        return await self._local_tokenizer().detokenize(tokens)
+
+    def chat_template(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        return self._local_tokenizer().chat_template(
+            messages, add_generation_prompt=add_generation_prompt
+        )
 
     async def abort(self, request_id: str) -> None:
         handle = self._streams.get(request_id)

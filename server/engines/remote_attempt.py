@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from dataclasses import dataclass
 
 import aiohttp
@@ -44,13 +44,19 @@ class StreamHandle:
 
 
 async def stream_attempt(
-    client: aiohttp.ClientSession, url: str, body: bytes, request_id: str, handle: StreamHandle
+    client: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    request_id: str,
+    handle: StreamHandle,
+    stop_token_ids: Collection[int] = (),
 ) -> AsyncGenerator[GenerationDelta, None]:
     """Stream one chat completion from the replica at `url`. Raises `ReplicaFailed` only before
-    the first delta; ends with the delta that carries the finish reason."""
+    the first delta; ends with the delta that carries the finish reason (and, for a "stop", the
+    caller's stop string or one of `stop_token_ids`)."""
     response = await _post(client, url, body, request_id)
     handle.response = response
-    progress = StreamProgress(url)
+    progress = StreamProgress(url, stop_token_ids)
     try:
         await _check_status(response, url)
         # The per-token loop: one read, one `feed`, at most one delta.

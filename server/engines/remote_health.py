@@ -8,6 +8,7 @@ again without waiting for the mark to expire.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -23,10 +24,19 @@ async def probe(client: aiohttp.ClientSession, url: str, timeout_s: float = 5.0)
         return False
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """One card of a replica's `/v1/models`."""
+
+    name: str
+    max_model_len: int | None
+    root: str | None  # vLLM: the model directory (or hub id) the replica loaded
+
+
 async def fetch_served_model(
     base_urls: Sequence[str], timeout_s: float = 10.0
-) -> tuple[str, int | None] | None:
-    """Name and context length the first answering replica serves (its `/v1/models`)."""
+) -> ServedModel | None:
+    """What the first answering replica serves (its `/v1/models`)."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as client:
         for url in base_urls:
@@ -39,5 +49,8 @@ async def fetch_served_model(
             if data:
                 card = data[0]
                 max_len = card.get("max_model_len")
-                return str(card["id"]), int(max_len) if max_len else None
+                root = card.get("root")
+                return ServedModel(
+                    str(card["id"]), int(max_len) if max_len else None, str(root) if root else None
+                )
     return None

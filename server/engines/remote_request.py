@@ -35,7 +35,22 @@ def chat_body(
         body["seed"] = params.seed
     if params.stop:
         body["stop"] = list(params.stop)
+    body.update(sampling_extensions(params))
     return body
+
+
+def sampling_extensions(params: GenerationParams) -> dict[str, Any]:
+    """vLLM's sampling extensions, always sent: a field left out would take the replica's
+    generation-config default (`--generation-config auto`), which the in-process engine, whose
+    `SamplingParams` are built here, never applies."""
+    return {
+        "ignore_eos": params.ignore_eos,
+        "min_tokens": params.min_tokens,
+        "top_k": params.top_k or 0,  # vLLM: 0 is off
+        "min_p": params.min_p,
+        "repetition_penalty": params.repetition_penalty,
+        "stop_token_ids": list(params.stop_token_ids),
+    }
 
 
 def encode_body(

@@ -13,9 +13,10 @@ Why this shape:
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
-from server.engines.base import EngineError, GenerationDelta
+from server.engines.base import EngineError, GenerationDelta, stop_cause
 from server.engines.sse import SseDecoder
 
 DONE = b"[DONE]"
@@ -28,8 +29,9 @@ class ReplicaFailed(Exception):
 class StreamProgress:
     """Parses the bytes of one chat-completion stream into deltas, keeping the counts."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, stop_token_ids: Collection[int] = ()) -> None:
         self.url = url
+        self.stop_token_ids = frozenset(stop_token_ids)
         self.started = False
         self.done = False  # `[DONE]` seen
         self.prompt_tokens = 0
@@ -88,14 +90,14 @@ class StreamProgress:
 
     def final(self) -> GenerationDelta:
         """The last delta: the finish reason, and what stopped a "stop" (vLLM's `stop_reason`:
-        the caller's stop string, None for EOS)."""
-        stopped = self.finish == "stop"
-        reason = self.stop_reason
+        the caller's stop string or stop token id, None for EOS)."""
+        stop_sequence, stop_token = stop_cause(self.finish, self.stop_reason, self.stop_token_ids)
         return GenerationDelta(
             "",
             self.generated_tokens,
             self.prompt_tokens,
             self.cached_tokens,
             finish_reason=self.finish,
-            stop_sequence=reason if stopped and isinstance(reason, str) else None,
+            stop_sequence=stop_sequence,
+            stop_token=stop_token,
         )

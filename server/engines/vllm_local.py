@@ -25,9 +25,11 @@ from server.engines.base import (
     GenerationDelta,
     GenerationParams,
     ModelInfo,
+    stop_cause,
 )
 from server.engines.image_tokens import ImageTokenCounter
-from server.engines.prompt import image_overhead_tokens, prompt_images, render_hf_prompt
+from server.engines.prompt import image_overhead_tokens, prompt_images
+from server.engines.tokenizer import ModelTokenizer
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -76,6 +78,7 @@ class VllmLocalEngine:
     def __init__(self, llm: Any, processor: Any, info: ModelInfo) -> None:
         self._llm = llm
         self._processor = processor
+        self._tokenizer = ModelTokenizer(processor)
         self.info = info
         self._closed = False
 
@@ -108,6 +111,8 @@ class VllmLocalEngine:
                 max_model_len=int(llm.model_config.max_model_len),
                 image_tokens=counter,
                 extra={"engine": "vllm", "model_path": model},
+                root=model,
+                special_tokens=ModelTokenizer(processor).special_tokens(),
             )
             engine = cls(llm, processor, info)
             info.extra["image_overhead_tokens"] = image_overhead_tokens(processor)
@@ -120,7 +125,18 @@ class VllmLocalEngine:
 
     def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
         """The prompt text exactly as the model's chat template renders it."""
-        return render_hf_prompt(self._processor, messages)
+        return self._tokenizer.chat_template(messages)
+
+    def chat_template(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        return self._tokenizer.chat_template(messages, add_generation_prompt=add_generation_prompt)
+
+    async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        return await self._tokenizer.tokenize(text, add_special_tokens=add_special_tokens)
+
+    async def detokenize(self, tokens: Sequence[int]) -> str:
+        return await self._tokenizer.detokenize(tokens)
 
     # --- Engine port ---
 
@@ -140,7 +156,7 @@ class VllmLocalEngine:
             # The template already holds every special token (as vLLM's chat path does).
             tokenization_kwargs={"add_special_tokens": False},
         )
-        progress = _Progress()
+        progress = _Progress(params.stop_token_ids)
         try:
             async for out in stream:
                 delta = progress.feed(out)
@@ -210,13 +226,20 @@ def sampling_params(params: GenerationParams) -> Any:
         skip_special_tokens=params.skip_special_tokens,
         spaces_between_special_tokens=False,
         output_kind=RequestOutputKind.DELTA,
+        ignore_eos=params.ignore_eos,
+        min_tokens=params.min_tokens,
+        top_k=params.top_k or 0,  # vLLM: 0 is off
+        min_p=params.min_p,
+        repetition_penalty=params.repetition_penalty,
+        stop_token_ids=list(params.stop_token_ids) or None,
     )
 
 
 class _Progress:
     """Turns vLLM's delta `RequestOutput`s of one request into the port's deltas."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_token_ids: Sequence[int] = ()) -> None:
+        self.stop_token_ids = frozenset(stop_token_ids)
         self.prompt_tokens = 0
         self.cached = 0
         self.generated = 0
@@ -241,14 +264,15 @@ class _Progress:
         if not text and finish is None and self.started:
             return None
         self.started = True
-        stopped = finish == "stop"
+        stop_sequence, stop_token = stop_cause(finish, stop_reason, self.stop_token_ids)
         return GenerationDelta(
             text=text,
             generated_tokens=self.generated,
             prompt_tokens=self.prompt_tokens,
             cached_tokens=self.cached,
             finish_reason=finish,
-            stop_sequence=stop_reason if stopped and isinstance(stop_reason, str) else None,
+            stop_sequence=stop_sequence,
+            stop_token=stop_token,
         )
 
 
