@@ -8,6 +8,7 @@ of HTTP. Two adapters implement it: `vllm` (in-process `AsyncLLM`) and `openai` 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -44,6 +45,11 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class GenerationParams:
+    """Sampling for one generation. Beyond the OpenAI fields, vLLM's sampling extensions with
+    vLLM's meaning; both engines honour every field (in-process: `SamplingParams`; remote: the
+    request fields `vllm serve` accepts, sent explicitly so a replica's generation-config
+    defaults do not apply on one engine and not the other)."""
+
     max_tokens: int
     temperature: float = 0.6
     top_p: float = 0.95
@@ -51,12 +57,17 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     # VTC keeps special tokens (e.g. </think>) in the text it renders and parses.
     skip_special_tokens: bool = False
-    # vLLM's sampling extensions, with vLLM's meaning.
+    # Go on past the model's end-of-sequence tokens (its EOS and generation-config EOS ids).
     ignore_eos: bool = False
+    # EOS and `stop_token_ids` cannot end the generation before this many tokens.
     min_tokens: int = 0
-    top_k: int | None = None  # None: off
+    # Sample from the k most likely tokens only; None: off.
+    top_k: int | None = None
+    # Drop tokens less likely than min_p x the most likely one's probability; 0: off.
     min_p: float = 0.0
+    # > 1 penalises tokens already in the prompt or the output (vLLM's multiplicative rule).
     repetition_penalty: float = 1.0
+    # Token ids that end the generation (finish "stop", reported as `stop_token`).
     stop_token_ids: tuple[int, ...] = ()
 
 
@@ -77,8 +88,25 @@ class GenerationDelta:
     # when the model ended it itself (EOS). The loop ends on a caller's stop string but goes on
     # to the next round after an EOS without an answer.
     stop_sequence: str | None = None
-    # With finish_reason "stop": the caller's stop token id that ended it (None for EOS).
+    # With finish_reason "stop": the caller's stop token id (`stop_token_ids`) that ended the
+    # generation (vLLM's int `stop_reason`); None for EOS, including the generation config's
+    # extra EOS ids, which vLLM also reports as an int stop reason.
     stop_token: int | None = None
+
+
+def stop_cause(
+    finish: str | None, stop_reason: object, stop_token_ids: AbstractSet[int]
+) -> tuple[str | None, int | None]:
+    """(`stop_sequence`, `stop_token`) from vLLM's `stop_reason` of a finished generation: the
+    stop string, or the caller's stop token id. An int reason the caller did not ask for is one
+    of the generation config's extra EOS ids (vLLM stops on them like on stop tokens): EOS."""
+    if finish != "stop":
+        return None, None
+    if isinstance(stop_reason, str):
+        return stop_reason, None
+    if isinstance(stop_reason, int) and stop_reason in stop_token_ids:
+        return None, stop_reason
+    return None, None
 
 
 def _no_image_tokens(width: int, height: int) -> int:
@@ -96,9 +124,11 @@ class ModelInfo:
     # Remote engines send PNG bytes; the loop then encodes pages as they complete, off the
     # critical path between rounds. In-process engines take PIL images and need no encoding.
     wants_png: bool = False
-    # vLLM's `/v1/models` `root`: where the model (and its tokenizer) lives.
+    # vLLM's `/v1/models` `root`: the local model directory (remote engines: what the replicas'
+    # `/v1/models` says). Benchmark tools read the tokenizer from it.
     root: str | None = None
-    # The tokenizer's special-token strings: the API leaves them out of what clients see.
+    # The tokenizer's special-token strings (`<|user|>`, `<|begin_of_image|>`, ...): the API
+    # strips them from the text clients see unless they ask for the raw text.
     special_tokens: frozenset[str] = frozenset()
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -131,15 +161,17 @@ class Engine(Protocol):
     async def abort(self, request_id: str) -> None: ...
 
     async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
-        """Token ids of `text` with the model's tokenizer."""
+        """The model's token ids for `text` (what `vllm serve`'s `/tokenize` returns)."""
         ...
 
-    async def detokenize(self, tokens: Sequence[int]) -> str: ...
+    async def detokenize(self, tokens: Sequence[int]) -> str:
+        """The text of `tokens` (what `vllm serve`'s `/detokenize` returns)."""
+        ...
 
     def chat_template(
         self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
     ) -> str:
-        """The prompt text as the model's chat template renders it."""
+        """The prompt text as the model's chat template renders it (images as placeholders)."""
         ...
 
     async def check_health(self) -> None:

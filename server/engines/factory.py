@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from server.engines.base import Engine, ModelInfo
 from server.settings import Settings
@@ -40,24 +39,27 @@ async def create_engine(settings: Settings) -> Engine:
 
 
 async def create_remote_engine(settings: Settings, model: str) -> Engine:
-    """The `openai` engine. The name to send as `model` and the context length come from the
-    replicas' `/v1/models` (falling back to the settings when none answers yet); the image
-    token count comes from the model's processor, read locally."""
+    """The `openai` engine. The name to send as `model`, the context length and the model root
+    come from the replicas' `/v1/models` (falling back to the settings when none answers yet);
+    the image token count and the tokenizer come from the model's files, read locally."""
     from server.engines.image_tokens import ImageTokenCounter
-    from server.engines.openai_remote import OpenAIRemoteEngine, fetch_served_model
+    from server.engines.openai_remote import OpenAIRemoteEngine
     from server.engines.prompt import image_overhead_tokens
+    from server.engines.remote_health import fetch_served_model
+    from server.engines.tokenizer import ModelTokenizer
 
     if not settings.backend_urls:
         raise ValueError("engine 'openai' needs --backend-urls")
     served = await fetch_served_model(settings.backend_urls)
-    name = settings.served_model_name or (served[0] if served else default_model_name(settings))
-    max_len = settings.max_model_len or (served[1] if served else None)
+    name = settings.served_model_name or (served.name if served else default_model_name(settings))
+    max_len = settings.max_model_len or (served.max_model_len if served else None)
     if max_len is None:
         max_len = _config_max_len(model)
     counter = ImageTokenCounter(model, mm_processor_kwargs=settings.mm_processor_kwargs)
     # The tokenizer and its chat template (no weights, no torch) are read here, once, off the
     # event loop.
-    overhead = await asyncio.to_thread(lambda: image_overhead_tokens(_tokenizer(model)))
+    tokenizer = await asyncio.to_thread(ModelTokenizer.load, model)
+    overhead = await asyncio.to_thread(image_overhead_tokens, tokenizer.tokenizer)
     info = ModelInfo(
         name=name,
         max_model_len=max_len,
@@ -68,14 +70,11 @@ async def create_remote_engine(settings: Settings, model: str) -> Engine:
             "backend_urls": list(settings.backend_urls),
             "image_overhead_tokens": overhead,
         },
+        # No replica answered yet: the local copy the tokenizer was read from.
+        root=served.root if served and served.root else model,
+        special_tokens=tokenizer.special_tokens(),
     )
-    return OpenAIRemoteEngine(settings.backend_urls, info)
-
-
-def _tokenizer(model: str) -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(model)
+    return OpenAIRemoteEngine(settings.backend_urls, info, tokenizer=tokenizer)
 
 
 def _config_max_len(model: str) -> int:

@@ -47,14 +47,16 @@ def hf_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return _conversation(messages, lambda _: {"type": "image"})
 
 
-def render_hf_prompt(processor: Any, messages: Sequence[ChatMessage]) -> str:
+def render_hf_prompt(
+    processor: Any, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+) -> str:
     """The prompt text as the model's chat template renders it (the processor's template, else
     the tokenizer's); image placeholders are expanded later, by vLLM, to each image's tokens."""
     owner = processor
     if getattr(owner, "chat_template", None) is None:
         owner = getattr(processor, "tokenizer", processor)
     text = owner.apply_chat_template(
-        hf_conversation(messages), tokenize=False, add_generation_prompt=True
+        hf_conversation(messages), tokenize=False, add_generation_prompt=add_generation_prompt
     )
     return str(text)
 

@@ -25,9 +25,11 @@ from server.engines.base import (
     GenerationDelta,
     GenerationParams,
     ModelInfo,
+    stop_cause,
 )
 from server.engines.image_tokens import ImageTokenCounter
-from server.engines.prompt import image_overhead_tokens, prompt_images, render_hf_prompt
+from server.engines.prompt import image_overhead_tokens, prompt_images
+from server.engines.tokenizer import ModelTokenizer
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -76,6 +78,7 @@ class VllmLocalEngine:
     def __init__(self, llm: Any, processor: Any, info: ModelInfo) -> None:
         self._llm = llm
         self._processor = processor
+        self._tokenizer = ModelTokenizer(processor)
         self.info = info
         self._closed = False
 
@@ -108,6 +111,8 @@ class VllmLocalEngine:
                 max_model_len=int(llm.model_config.max_model_len),
                 image_tokens=counter,
                 extra={"engine": "vllm", "model_path": model},
+                root=model,
+                special_tokens=ModelTokenizer(processor).special_tokens(),
             )
             engine = cls(llm, processor, info)
             info.extra["image_overhead_tokens"] = image_overhead_tokens(processor)
@@ -120,7 +125,18 @@ class VllmLocalEngine:
 
     def render_prompt(self, messages: Sequence[ChatMessage]) -> str:
         """The prompt text exactly as the model's chat template renders it."""
-        return render_hf_prompt(self._processor, messages)
+        return self._tokenizer.chat_template(messages)
+
+    def chat_template(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        return self._tokenizer.chat_template(messages, add_generation_prompt=add_generation_prompt)
+
+    async def tokenize(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        return await self._tokenizer.tokenize(text, add_special_tokens=add_special_tokens)
+
+    async def detokenize(self, tokens: Sequence[int]) -> str:
+        return await self._tokenizer.detokenize(tokens)
 
     # --- Engine port ---
 
@@ -131,63 +147,23 @@ class VllmLocalEngine:
         request_id: str,
         session_id: str | None = None,
     ) -> AsyncGenerator[GenerationDelta, None]:
-        from vllm.sampling_params import RequestOutputKind, SamplingParams
-
         if self._closed:
             raise EngineError("engine is closed")
-        prompt: dict[str, Any] = {"prompt": self.render_prompt(messages)}
-        images = prompt_images(messages)
-        if images:
-            prompt["multi_modal_data"] = {"image": images}
-        sampling = SamplingParams(
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            seed=params.seed,
-            stop=list(params.stop) or None,
-            skip_special_tokens=params.skip_special_tokens,
-            spaces_between_special_tokens=False,
-            output_kind=RequestOutputKind.DELTA,
-        )
         stream = self._llm.generate(
-            prompt,
-            sampling,
+            self._prompt(messages),
+            sampling_params(params),
             request_id,
             # The template already holds every special token (as vLLM's chat path does).
             tokenization_kwargs={"add_special_tokens": False},
         )
-        prompt_tokens = 0
-        cached = 0
-        generated = 0
-        started = False
+        progress = _Progress(params.stop_token_ids)
         try:
             async for out in stream:
-                if out.prompt_token_ids is not None:
-                    prompt_tokens = len(out.prompt_token_ids)
-                if out.num_cached_tokens is not None:
-                    cached = out.num_cached_tokens
-                completion = out.outputs[0] if out.outputs else None
-                text = completion.text if completion else ""
-                generated += len(completion.token_ids) if completion else 0
-                finish = completion.finish_reason if completion else None
-                if out.finished and finish is None:
-                    finish = "abort"
-                # vLLM's stop_reason: the stop string, a stop token id, or None for EOS.
-                stop_reason = completion.stop_reason if completion else None
-                stop_sequence = stop_reason if isinstance(stop_reason, str) else None
-                if not text and finish is None and started:
-                    continue
-                started = True
-                yield GenerationDelta(
-                    text=text,
-                    generated_tokens=generated,
-                    prompt_tokens=prompt_tokens,
-                    cached_tokens=cached,
-                    finish_reason=finish,
-                    stop_sequence=stop_sequence if finish == "stop" else None,
-                )
-                if finish is not None:
-                    return
+                delta = progress.feed(out)
+                if delta is not None:
+                    yield delta
+                    if delta.finish_reason is not None:
+                        return
         except EngineError:
             raise
         except Exception as exc:
@@ -196,6 +172,13 @@ class VllmLocalEngine:
             # Closing our iterator early lands here: closing vLLM's generator aborts the
             # request in the engine core (it catches GeneratorExit and calls abort).
             await stream.aclose()
+
+    def _prompt(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+        prompt: dict[str, Any] = {"prompt": self.render_prompt(messages)}
+        images = prompt_images(messages)
+        if images:
+            prompt["multi_modal_data"] = {"image": images}
+        return prompt
 
     async def abort(self, request_id: str) -> None:
         await self._llm.abort(request_id)
@@ -228,6 +211,69 @@ class VllmLocalEngine:
         """True when no request holds KV blocks in the engine core (it then frees the prefix
         cache, so call it only where losing cached prefixes does not matter)."""
         return bool(await self._llm.reset_prefix_cache())
+
+
+def sampling_params(params: GenerationParams) -> Any:
+    """vLLM's `SamplingParams` for the port's parameters (deltas, not cumulative outputs)."""
+    from vllm.sampling_params import RequestOutputKind, SamplingParams
+
+    return SamplingParams(
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        seed=params.seed,
+        stop=list(params.stop) or None,
+        skip_special_tokens=params.skip_special_tokens,
+        spaces_between_special_tokens=False,
+        output_kind=RequestOutputKind.DELTA,
+        ignore_eos=params.ignore_eos,
+        min_tokens=params.min_tokens,
+        top_k=params.top_k or 0,  # vLLM: 0 is off
+        min_p=params.min_p,
+        repetition_penalty=params.repetition_penalty,
+        stop_token_ids=list(params.stop_token_ids) or None,
+    )
+
+
+class _Progress:
+    """Turns vLLM's delta `RequestOutput`s of one request into the port's deltas."""
+
+    def __init__(self, stop_token_ids: Sequence[int] = ()) -> None:
+        self.stop_token_ids = frozenset(stop_token_ids)
+        self.prompt_tokens = 0
+        self.cached = 0
+        self.generated = 0
+        self.started = False
+
+    def feed(self, out: Any) -> GenerationDelta | None:
+        """The delta for one output; None when it brings nothing new."""
+        if out.prompt_token_ids is not None:
+            self.prompt_tokens = len(out.prompt_token_ids)
+        if out.num_cached_tokens is not None:
+            self.cached = out.num_cached_tokens
+        completion = out.outputs[0] if out.outputs else None
+        if completion is None:
+            text, finish, stop_reason = "", None, None
+        else:
+            text, finish = completion.text, completion.finish_reason
+            self.generated += len(completion.token_ids)
+            # vLLM's stop_reason: the stop string, a stop token id, or None for EOS.
+            stop_reason = completion.stop_reason
+        if out.finished and finish is None:
+            finish = "abort"
+        if not text and finish is None and self.started:
+            return None
+        self.started = True
+        stop_sequence, stop_token = stop_cause(finish, stop_reason, self.stop_token_ids)
+        return GenerationDelta(
+            text=text,
+            generated_tokens=self.generated,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached,
+            finish_reason=finish,
+            stop_sequence=stop_sequence,
+            stop_token=stop_token,
+        )
 
 
 def _engine_error(exc: Exception) -> EngineError:

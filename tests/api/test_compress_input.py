@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from server.engines.base import TextPart
 from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
 
 DOCUMENT = "The committee met on Tuesday to review the budget and the plan. " * 300
@@ -74,8 +75,7 @@ async def test_vtc_keep_marks_the_question(make_client: Any) -> None:
     async with make_client([FINAL]) as (client, engine):
         response = await client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
-    parts = engine.calls[0][0][-1].parts
-    assert parts[-1].text == QUESTION  # type: ignore[union-attr]
+    assert engine.calls[0][0][-1].parts[-1] == TextPart(QUESTION)
     assert response.json()["vtc"]["input"]["pages"] >= 2
 
 

@@ -6,6 +6,7 @@ run against a real `vllm serve` in test_openai_real.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -18,6 +19,8 @@ from server.engines.base import (
     GenerationParams,
     TextPart,
 )
+from server.engines.remote_request import chat_body
+from server.engines.remote_stream import StreamProgress
 from server.engines.sse import SseDecoder, SseProtocolError
 from tests.support.fake_replicas import FAST_WORDS, FakeReplicas, collect
 
@@ -241,3 +244,53 @@ def test_sse_decoder_refuses_an_endless_event() -> None:
     decoder.feed(b"data: " + b"x" * 90)
     with pytest.raises(SseProtocolError):
         decoder.feed(b"x" * 20)
+
+
+def test_request_body_carries_the_sampling_extensions() -> None:
+    """Sent even at their neutral values: a field left out would take the replica's
+    generation-config default, which the in-process engine never applies."""
+    plain = chat_body("m", MSGS, PARAMS, "r")
+    assert plain["ignore_eos"] is False and plain["min_tokens"] == 0
+    assert (plain["top_k"], plain["min_p"], plain["repetition_penalty"]) == (0, 0.0, 1.0)
+    assert plain["stop_token_ids"] == []
+    params = GenerationParams(
+        max_tokens=3,
+        ignore_eos=True,
+        min_tokens=2,
+        top_k=5,
+        min_p=0.1,
+        repetition_penalty=1.3,
+        stop_token_ids=(7, 9),
+    )
+    body = chat_body("m", MSGS, params, "r")
+    assert {k: body[k] for k in ("ignore_eos", "min_tokens", "top_k", "min_p")} == {
+        "ignore_eos": True,
+        "min_tokens": 2,
+        "top_k": 5,
+        "min_p": 0.1,
+    }
+    assert body["repetition_penalty"] == 1.3 and body["stop_token_ids"] == [7, 9]
+
+
+def _finish(stop_reason: object) -> bytes:
+    choice = {"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": stop_reason}
+    usage = {"prompt_tokens": 3, "completion_tokens": 2}
+    return b"data: " + json.dumps({"choices": [choice], "usage": usage}).encode() + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "caller_ids", "sequence", "token"),
+    [
+        (7, (7, 9), None, 7),  # the caller's stop token
+        (4007, (7,), None, None),  # a generation-config EOS id: vLLM says int, we say EOS
+        (None, (7,), None, None),  # the model's EOS
+        ("</answer>", (7,), "</answer>", None),  # a stop string
+    ],
+)
+def test_stop_token_of_the_finish_chunk(
+    stop_reason: object, caller_ids: tuple[int, ...], sequence: str | None, token: int | None
+) -> None:
+    progress = StreamProgress("http://r", caller_ids)
+    assert progress.feed(_finish(stop_reason)) is not None
+    last = progress.final()
+    assert (last.finish_reason, last.stop_sequence, last.stop_token) == ("stop", sequence, token)
