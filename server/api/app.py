@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import routes_meta, routes_models
+from server.api import routes_meta, routes_models, routes_tokenize
 from server.api.auth import ApiKeyAuth, load_key_digests
 from server.api.chat import route as chat_route
 from server.api.errors import install_error_handlers
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(responses_route.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_models.router)
+    app.include_router(routes_tokenize.router)
     # Added last = outermost: the request id and body limit wrap the key check.
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)

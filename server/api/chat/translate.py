@@ -92,7 +92,7 @@ def to_loop_request(
     """`body` must have passed `validate`; `sources`: bytes of its http(s)/file images."""
     common.log_unknown(body.unknown_fields())
     loaded = sources or {}
-    messages = tuple(_convert(m, i, settings, loaded) for i, m in enumerate(body.messages))
+    messages = tuple(convert_message(m, i, settings, loaded) for i, m in enumerate(body.messages))
     common.check_conversation(messages, settings, "messages")
     sampling = common.sampling(
         temperature=body.temperature,
@@ -112,7 +112,7 @@ def to_loop_request(
     return LoopRequest(request_id=request_id, messages=messages, sampling=sampling, options=options)
 
 
-def _convert(
+def convert_message(
     message: Message, index: int, settings: Settings, loaded: Mapping[str, bytes]
 ) -> ChatMessage:
     role = "system" if message.role == "developer" else message.role
