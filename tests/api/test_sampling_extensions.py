@@ -85,17 +85,16 @@ async def test_continuous_usage_stats_on_every_chunk(make_client: Any) -> None:
     request = body(
         stream=True, stream_options={"include_usage": True, "continuous_usage_stats": True}
     )
-    async with make_client([UNFINISHED, FINAL]) as (client, _):
-        async with client.stream("POST", "/v1/chat/completions", json=request) as response:
-            lines = [line async for line in response.aiter_lines() if line.startswith("data: {")]
+    async with (
+        make_client([UNFINISHED, FINAL]) as (client, _),
+        client.stream("POST", "/v1/chat/completions", json=request) as response,
+    ):
+        lines = [line async for line in response.aiter_lines() if line.startswith("data: {")]
 
     chunks = [json.loads(line[6:]) for line in lines]
     assert all("usage" in c for c in chunks)
     completion = [c["usage"]["completion_tokens"] for c in chunks]
-    assert (
-        completion == sorted(completion)
-        and completion[-1] == chunks[-1]["usage"]["completion_tokens"]
-    )
+    assert completion == sorted(completion) and completion[-1] > 0
     for c in chunks:
         u = c["usage"]
         assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
