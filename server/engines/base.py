@@ -51,8 +51,10 @@ class GenerationParams:
     defaults do not apply on one engine and not the other)."""
 
     max_tokens: int
-    temperature: float = 0.6
-    top_p: float = 0.95
+    # vLLM's neutral defaults (plain sampling); the server's defaults live in its settings
+    # (`server/settings.py`) and reach every generation through the loop.
+    temperature: float = 1.0
+    top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
     # VTC keeps special tokens (e.g. </think>) in the text it renders and parses.
