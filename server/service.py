@@ -69,12 +69,9 @@ class ChatService:
 
     async def _with_answer_tokens(self, result: LoopResult) -> LoopResult:
         """Count the answer's tokens, so usage can tell reasoning tokens from the answer's."""
-        tokenize = getattr(
-            self.engine, "tokenize", None
-        )  # TODO(lead): on the port once both engines have it
-        if not result.answer or tokenize is None:
+        if not result.answer:
             return result
-        tokens = await tokenize(result.answer, add_special_tokens=False)
+        tokens = await self.engine.tokenize(result.answer, add_special_tokens=False)
         return dataclasses.replace(result, answer_tokens=min(len(tokens), result.completion_tokens))
 
     async def _run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
@@ -101,25 +98,25 @@ class ChatService:
         except VtcError:
             status = "error"
             raise
-        except EngineError as exc:
+        except (EngineError, PromptTooLarge, RendererError) as exc:
             status = "error"
+            raise self._mapped(exc) from exc
+        finally:
+            in_flight.dec()
+            self.metrics.requests.labels(self.model, mode, status).inc()
+
+    def _mapped(self, exc: Exception) -> VtcError:
+        """The engine's, the loop's and the renderer's failures as the API's errors."""
+        if isinstance(exc, EngineError):
             if self.on_engine_error is not None:
                 self.on_engine_error(exc)
             if exc.retryable:
                 # Nothing reached us and every replica refused: try again soon, elsewhere.
-                raise EngineUnavailable(
+                return EngineUnavailable(
                     f"the engine is unavailable: {exc}", headers={"Retry-After": "2"}
-                ) from exc
-            raise EngineFailed(f"the engine failed: {exc}") from exc
-        except PromptTooLarge as exc:
-            status = "error"
-            raise InvalidRequest(
-                str(exc), param="vtc.compress_input", code="prompt_too_large"
-            ) from exc
-        except RendererError as exc:
-            status = "error"
-            log.exception("rendering failed")
-            raise RenderFailed(f"rendering the reasoning to pages failed: {exc}") from exc
-        finally:
-            in_flight.dec()
-            self.metrics.requests.labels(self.model, mode, status).inc()
+                )
+            return EngineFailed(f"the engine failed: {exc}")
+        if isinstance(exc, PromptTooLarge):
+            return InvalidRequest(str(exc), param="vtc.compress_input", code="prompt_too_large")
+        log.error("rendering failed", exc_info=exc)
+        return RenderFailed(f"rendering the reasoning to pages failed: {exc}")

@@ -8,41 +8,19 @@ error after the first byte is sent in-band as an OpenAI error object, followed b
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from server.api.chat.wire import DONE, ChatWire
 from server.api.encode import sse
-from server.api.feed import LoopFeed, ReadyPage
-from server.errors import InternalError, VtcError
-from server.loop.events import AnswerDelta, LoopResult, ReasoningDelta, RoundFinished
-
-log = logging.getLogger("vtcr1.api")
+from server.api.feed import LoopFeed
+from server.api.sse_stream import stream_items
 
 
-async def stream_chat(feed: LoopFeed, wire: ChatWire) -> AsyncIterator[bytes]:
-    try:
-        yield wire.role()
-        try:
-            while (item := await feed.next()) is not None:
-                if isinstance(item, ReasoningDelta):
-                    if data := wire.reasoning_delta(item):
-                        yield data
-                elif isinstance(item, AnswerDelta):
-                    if data := wire.answer_delta(item.text):
-                        yield data
-                elif isinstance(item, ReadyPage):
-                    yield wire.page(item.event, item.png)
-                elif isinstance(item, RoundFinished):
-                    yield wire.round_marker(item)
-                elif isinstance(item, LoopResult):
-                    for chunk in wire.final(item):
-                        yield chunk
-        except VtcError as exc:
-            yield sse(exc.body())
-        except Exception:
-            log.exception("stream failed")
-            yield sse(InternalError("internal error while streaming").body())
-        yield DONE
-    finally:
-        await feed.aclose()
+def stream_chat(feed: LoopFeed, wire: ChatWire) -> AsyncIterator[bytes]:
+    return stream_items(
+        feed,
+        wire.encode,
+        opening=(wire.role(),),
+        error=lambda exc: sse(exc.body()),
+        closing=(DONE,),
+    )

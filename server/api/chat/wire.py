@@ -8,9 +8,10 @@ Built from the protocol models (`server/api/protocol/chat.py`). The per-token ch
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from server.api.encode import Template, marker, sse
+from server.api.feed import FeedItem, ReadyPage
 from server.api.protocol.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -24,7 +25,13 @@ from server.api.protocol.chat import (
 )
 from server.api.protocol.vtc import VtcPageEnvelope
 from server.api.vtc_payloads import vtc_page, vtc_round, vtc_summary
-from server.loop.events import LoopResult, PageRendered, ReasoningDelta, RoundFinished
+from server.loop.events import (
+    AnswerDelta,
+    LoopResult,
+    PageRendered,
+    ReasoningDelta,
+    RoundFinished,
+)
 from server.settings import ReasoningFields
 
 DONE = b"data: [DONE]\n\n"
@@ -102,6 +109,23 @@ class ChatWire:
         )
 
     # --- streamed ---
+
+    def encode(self, item: FeedItem) -> Sequence[bytes]:
+        """The chunks of one item of the stream (in order of how often they come)."""
+        match item:
+            case ReasoningDelta():
+                data = self.reasoning_delta(item)
+                return (data,) if data else ()
+            case ReadyPage():
+                return (self.page(item.event, item.png),)
+            case RoundFinished():
+                return (self.round_marker(item),)
+            case AnswerDelta():
+                data = self.answer_delta(item.text)
+                return (data,) if data else ()
+            case LoopResult():
+                return self.final(item)
+        return ()
 
     def _chunk(self, choices: list[ChunkChoice], **extra: object) -> ChatCompletionChunk:
         if self.continuous_usage and "usage" not in extra:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
 
 from server.api.encode import Template, marker, sse_event
+from server.api.feed import FeedItem, ReadyPage
 from server.api.protocol.responses import (
     ContentPartEvent,
     ErrorEvent,
@@ -44,7 +45,7 @@ from server.api.protocol.responses import (
 from server.api.protocol.vtc import VtcPageEnvelope
 from server.api.vtc_payloads import vtc_page, vtc_round, vtc_summary
 from server.errors import VtcError
-from server.loop.events import LoopResult, PageRendered, RoundFinished
+from server.loop.events import AnswerDelta, LoopResult, PageRendered, ReasoningDelta, RoundFinished
 from server.loop.request import LoopRequest
 
 PartEvent = Literal["response.content_part.added", "response.content_part.done"]
@@ -145,6 +146,21 @@ class ResponsesWire:
         )
 
     # --- streamed ---
+
+    def encode(self, item: FeedItem) -> Sequence[bytes]:
+        """The events of one item of the stream (in order of how often they come)."""
+        match item:
+            case ReasoningDelta():
+                return self.reasoning_delta(item.text)
+            case ReadyPage():
+                return (self.page(item.event, item.png),)
+            case RoundFinished():
+                return self.round_end(item)
+            case AnswerDelta():
+                return self.answer(item.text)
+            case LoopResult():
+                return (self.completed(item),)
+        return ()
 
     def _event(self, model: BaseModel) -> bytes:
         name = str(getattr(model, "type"))  # noqa: B009 (every event model has its type)
