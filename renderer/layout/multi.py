@@ -16,6 +16,8 @@ from renderer.style import PageStyle
 
 __all__ = ["MultiWrap", "break_lines_multi"]
 
+_LineState = tuple[list[str], tuple[float, float], int, float, float, bool]
+
 
 class MultiWrap:
     """Paragraph.breakLines (multi-fragment path) as a resumable greedy state machine.
@@ -26,113 +28,65 @@ class MultiWrap:
     if any, is the last line: an empty line after the last <br/> is not one).
     """
 
-    __slots__ = (
-        "_closed", "_current", "_in_line", "_m", "_max_width", "_n", "_space_width", "_sw",
-        "_texts", "lines", "splits",
-    )  # fmt: skip
+    __slots__ = ("_line", "_m", "_max_width", "_sw", "lines", "splits")
 
     def __init__(self, style: PageStyle, m: Measurer) -> None:
         self._m = m
         self._max_width = style.text_width
         self._sw = m.space
         self.lines: list[Line] = []
-        self._texts: list[str] = []  # the line's fragment texts
-        self._closed = (0.0, 0.0)  # space-shrink partial sums over texts[:-1], from 0 and sw
-        self._n = 0  # the line's word count (reportlab's wordCount)
-        self._space_width: float = 0  # the hanging space after the line's last word
-        self._current: float = 0  # the line's width so far
-        self._in_line = False
         self.splits = 0  # words cut character by character so far
+        # The line in progress: its fragment texts; the space-shrink partial sums over all
+        # texts but the last, from 0 and from sw; its word count (reportlab's wordCount); the
+        # hanging space after its last word; its width so far; whether there is one.
+        self._line: _LineState = ([""], (0.0, 0.0), 0, 0, 0, False)
 
     def clone(self) -> MultiWrap:
         """A copy in the same state with no lines yet (to try words out)."""
         c = MultiWrap.__new__(MultiWrap)
-        c._m, c._max_width, c._sw = self._m, self._max_width, self._sw
+        c._m, c._max_width, c._sw, c.splits = self._m, self._max_width, self._sw, self.splits
         c.lines = []
-        c._texts = list(self._texts)
-        c._closed, c._n, c._space_width = self._closed, self._n, self._space_width
-        c._current, c._in_line, c.splits = self._current, self._in_line, self.splits
+        texts, closed, n, space_width, current, in_line = self._line
+        c._line = (list(texts), closed, n, space_width, current, in_line)
         return c
 
     def push(self, words: list[Word]) -> None:
-        # One function on purpose: this is the per-word loop of the whole layout, its state
-        # lives in locals; see the module docstring of renderer.layout for the measurement.
-        if not words:
-            return
-        max_width = self._max_width
-        sw = self._sw
-        lines = self.lines
-        texts = self._texts
-        closed = self._closed
-        n = self._n
-        space_width = self._space_width
-        current = self._current
-        in_line = self._in_line
+        """Wrap more finished words: every line they complete is appended to ``lines``."""
+        max_width, sw, lines = self._max_width, self._sw, self.lines
+        texts, closed, n, space_width, current, in_line = self._line
         stack = words[::-1]
         while stack:
             w = stack.pop()
-            if not in_line:
-                n = 0
-                space_width = 0
-                current = 0
+            if in_line:  # limWidth = maxWidth + 0.05 * (spaceWidth + the line's spaces * sw)
+                shrink = (closed[1] if space_width else closed[0]) + texts[-1].count(" ") * sw
+            else:
+                texts, closed, n, space_width, current, shrink = [""], (0.0, sw), 0, 0, 0, 0
             word_width = w.width
             new_width = current + space_width + word_width if word_width > 0 else current
-            line_break = w.kind != TEXT
-            # limWidth = maxWidth + 0.05 * (spaceWidth + sum(count(' ') * sw) over line frags)
-            if in_line:
-                shrink = closed[1] if space_width else closed[0]
-                ns = texts[-1].count(" ")
-                if ns:
-                    shrink += ns * sw
-            else:
-                shrink = space_width
             lim_width = max_width + shrink * SHRINK
-            if (
-                not line_break
-                and new_width > lim_width
-                and w.split == NOSPLIT
-                and word_width > max_width
-            ):
+            if w.kind != TEXT:  # a <br/>, or the end of a cut word's first piece
+                lines.append(_make_line(texts, max_width - current, n, w.kind == BREAK))
+                in_line = False
+            elif new_width > lim_width and w.split == NOSPLIT and word_width > max_width:
                 self._cut(w, max_width - space_width - current, stack)
-                continue
-            if (new_width <= lim_width or n == 0) and not line_break:  # the word joins the line
+            elif new_width <= lim_width or n == 0:  # the word joins the line
                 ntext = w.pieces[0]
                 if ntext:
                     n += 1
-                if not in_line:
-                    texts = [ntext]
-                    closed = (0.0, sw)
-                    in_line = True
-                elif space_width and not texts[-1].endswith(" "):
-                    texts[-1] += " " + ntext
-                else:
-                    texts[-1] += ntext
-                space_width = sw if w.hs else 0
+                texts[-1] += " " + ntext if space_width and not texts[-1].endswith(" ") else ntext
                 if len(w.pieces) > 1:
                     closed, more = _add_pieces(texts, w.pieces, closed, sw)
-                    if not ntext and more:
+                    if more and not ntext:
                         n += 1
+                space_width = sw if w.hs else 0
                 current = new_width
-                continue
-            if line_break:
-                texts.append("")
-            lines.append(_make_line(texts, max_width - current, n, w.kind == BREAK))
-            if line_break:
-                in_line = False
-                texts = []
-                continue
-            space_width = sw if w.hs else 0  # the word starts the next line
-            current = word_width
-            n = 1
-            texts = [w.pieces[0]]
-            closed, _ = _add_pieces(texts, w.pieces, (0.0, sw), sw)
-            in_line = True
-        self._texts = texts
-        self._closed = closed
-        self._n = n
-        self._space_width = space_width
-        self._current = current
-        self._in_line = in_line
+                in_line = True
+            else:  # the line is full: the word starts the next one
+                lines.append(_make_line(texts, max_width - current, n, False))
+                texts, n, current = [w.pieces[0]], 1, word_width
+                closed, _ = _add_pieces(texts, w.pieces, (0.0, sw), sw)
+                space_width = sw if w.hs else 0
+        self._line = (texts, closed, n, space_width, current, in_line)
 
     def _cut(self, w: Word, room: float, stack: list[Word]) -> None:
         """A word wider than a line: its pieces go back on the stack, the first (which fills
@@ -146,11 +100,10 @@ class MultiWrap:
         stack.append(parts[0])
 
     def finish(self) -> list[Line]:
-        if self._in_line:
-            self.lines.append(
-                _make_line(self._texts, self._max_width - self._current, self._n, False)
-            )
-            self._in_line = False
+        texts, _, n, _, current, in_line = self._line
+        if in_line:
+            self.lines.append(_make_line(texts, self._max_width - current, n, False))
+            self._line = ([""], (0.0, 0.0), 0, 0, 0, False)
         return self.lines
 
 

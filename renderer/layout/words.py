@@ -66,13 +66,11 @@ class WordSplitter:
         for frag in frags:
             if frag is BR:
                 self._break(out)
-            elif self._hanging_strip:
-                text = frag.lstrip(" ")
-                if text:
-                    self._hanging_strip = False
-                    self._text(text, out)
-            else:
+            elif not self._hanging_strip:
                 self._text(frag, out)
+            elif text := frag.lstrip(" "):  # leading spaces of a line are dropped
+                self._hanging_strip = False
+                self._text(text, out)
         if out:
             self._any_word = True
         return out
@@ -87,12 +85,15 @@ class WordSplitter:
         self._hanging_strip = True
 
     def _text(self, text: str, out: list[Word]) -> None:
-        """One text fragment (a per-fragment step, not per word: see ``_words``)."""
+        """One text fragment: the words it finishes go to ``out``, its last unfinished one
+        (no whitespace after it) stays in ``_pieces`` to continue in the next fragment."""
+        pieces = self._pieces
+        n = self._n
         parts = text.split() if text != "\xa0" else ["\xa0"]
-        if text[0] in _PY_WS or not parts:
-            if self._pieces:
-                out.append(Word(self._n, self._pieces, False))
-                self._pieces, self._n = [], 0.0
+        if text[0] in _PY_WS or not parts:  # whitespace ends the word in progress
+            if pieces:
+                out.append(Word(n, pieces, False))
+                pieces, n = [], 0.0
                 self._last_hs = whs = False
             else:
                 whs = self._last_hs
@@ -100,28 +101,21 @@ class WordSplitter:
                 parts.insert(0, "")
             elif not parts:
                 return
-        self._words(parts, text[-1] in _PY_WS, out)
-
-    def _words(self, parts: list[str], ends_ws: bool, out: list[Word]) -> None:
-        """The fragment's words: all but the last are finished (whitespace follows them)."""
-        pieces = self._pieces
-        n = self._n
         width = self._m.width
         for w in parts[:-1]:
             pieces.append(w)
-            n += width(w)
-            out.append(Word(n, pieces, True))
+            out.append(Word(n + width(w), pieces, True))
             pieces, n = [], 0.0
         w = parts[-1]
         pieces.append(w)
         n += width(w)
-        if ends_ws:
+        if text[-1] in _PY_WS:
             out.append(Word(n, pieces, True))
             pieces, n = [], 0.0
+        if len(parts) > 1 or not pieces:
+            self._last_hs = True
         self._pieces = pieces
         self._n = n
-        if ends_ws or len(parts) > 1:
-            self._last_hs = True
 
     def clone(self) -> WordSplitter:
         c = WordSplitter(self._m)
