@@ -256,7 +256,9 @@ class PageStream:
         chunk = _clean(chunk)
         if not chunk:
             return []
-        chunk = self._watch_mode(chunk)
+        # Only a call when it has work: one per (token-sized) chunk cost 1.4% of PageStream.
+        if self._history is not None or (not self._seen_cjk and contains_cjk(chunk)):
+            chunk = self._watch_mode(chunk)
         done = self._engine.feed(chunk)
         if not done:
             return []
