@@ -4,8 +4,8 @@ Used for the whole text when it contains any U+4E00..U+9FFF character. Lines bre
 they overflow, character by character, with two refinements: inside Latin text the break
 looks back (to half the line) for a space or wide character, and a character that cannot
 start a line hangs at the end of the one before. A single-fragment paragraph takes
-``textsplit.dumbSplit`` (lines stripped, no word spacing), any other ``cjkFragSplit`` (lines
-built by ``makeCJKParaLine``). Both share one loop here, :func:`_cjk_split`.
+``textsplit.dumbSplit`` (lines stripped), any other ``cjkFragSplit`` (lines built by
+``makeCJKParaLine``). Both share one loop here, :func:`_cjk_split`.
 
 Unlike the Latin paths, a page break re-wraps what follows it: ``Paragraph.split`` rebuilds
 the rest from the remaining lines' fragments with a space appended to each line but the last
@@ -96,6 +96,13 @@ def _cjk_split(units: list[_U], max_width: float) -> list[_Span]:
     return out
 
 
+def _cjk_line(text: str, extra: float, ends_break: bool) -> Line:
+    """A CJK line is drawn as one word (``wordCount=1``, or ``words=[line]`` for dumbSplit), so
+    ``_leftDrawParaLine[X]`` spreads an overrun (a hanging character) over its no-break
+    spaces only."""
+    return Line(text, word_space(extra, text.count("\xa0")), ends_break)
+
+
 def _cjk_simple(text: str, style: PageStyle, m: Measurer) -> LaidOut:
     """dumbSplit of one fragment; a continuation is the remaining lines' text joined."""
     units = [(c, m.char(c), False) for c in text]
@@ -104,7 +111,7 @@ def _cjk_simple(text: str, style: PageStyle, m: Measurer) -> LaidOut:
         t = text[start:stop]
         if in_loop:
             t = t.strip()
-        lines.append(Line(t, word_space(extra, 0), False))
+        lines.append(_cjk_line(t, extra, False))
 
     def rest(s: int) -> LaidOut:
         joined = "".join(ln.text for ln in lines[s:])
@@ -119,8 +126,7 @@ def _cjk_multi(frags: list[_Frag], style: PageStyle, m: Measurer) -> LaidOut:
     spans = _cjk_split(units, style.text_width)
     lines = []
     for a, b, extra, lb, _ in spans:
-        t = "".join(u[0] for u in units[a:b])
-        lines.append(Line(t, word_space(extra, t.count("\xa0")), lb))
+        lines.append(_cjk_line("".join(u[0] for u in units[a:b]), extra, lb))
 
     def rest(s: int) -> LaidOut:
         new = _split_bl_para_hard(units, spans[s:])
