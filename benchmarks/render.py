@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from renderer import render_pages
-from renderer.raster import HAVE_NUMBA
 from tests.oracle import render_reference
 from tests.renderer.corpus import math_reasoning, prose, variant
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     render_pages(warm)
     render_reference(warm[:2000])
     base = _texts(random.Random(12345))
-    print(f"seed {seed}, numba {'on' if HAVE_NUMBA else 'off'}, rounds {args.rounds}")
+    print(f"seed {seed}, numba {numba.__version__}, rounds {args.rounds}")
     print(f"{'text':<10} {'pages':>5} {'chars/p':>7} {'glyphs/p':>8} "
           f"{'ours ms/p':>9} {'ref ms/p':>9} {'ratio':>6} identical")  # fmt: skip
     tot_ours = tot_ref = 0.0

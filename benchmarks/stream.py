@@ -23,11 +23,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from renderer import PageStream, render_pages
 from renderer.pages import layout_pages
-from renderer.raster import HAVE_NUMBA
 from tests.renderer.corpus import math_reasoning, prose
 
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(seed)
     warm = math_reasoning(random.Random(-1), 200) + "\n" + _para(random.Random(-2))[:20_000]
     _run(warm, 64)  # JIT, font tables, common glyphs
-    print(f"seed {seed}, numba {'on' if HAVE_NUMBA else 'off'}, rounds {args.rounds}, "
+    print(f"seed {seed}, numba {numba.__version__}, rounds {args.rounds}, "
           f"chunk {args.chunk} chars")  # fmt: skip
     print(f"{'text':<9} {'pages':>5} {'chars':>6} {'feed ms/p':>9} {'by feed':>7} "
           f"{'flush ms':>8} {'max ms':>7} identical")  # fmt: skip

@@ -28,6 +28,17 @@ def test_corpus_covers_multi_page_and_cjk() -> None:
     assert any("\u4e2d" in t for t in edge_cases())
 
 
+def test_cjk_continuation_spreads_a_hanging_overrun_over_its_no_break_spaces() -> None:
+    """A CJK paragraph continued on the next page by one line is re-wrapped by dumbSplit; when
+    that line overruns (a comma hangs) reportlab spreads the overrun over its no-break spaces,
+    as for any CJK line. (Found 2026-11-30: the dumbSplit path drew it with no word spacing.)"""
+    line = "ab  cd" + "x" * 99 + "iii,"  # fits up to the comma, which hangs
+    text = "\n".join(["\u4e2d" + "x" * 2320] + ["x"] * 29 + ["y"] * 29 + [line])
+    ref = render_reference(text)
+    assert len(ref) == 2 and ref[1].size[1] < 60  # page 2 holds just the continued line
+    assert_same_pages(render_pages(text), ref, "cjk continuation")
+
+
 _SYMBOLS = ["\n\n", "  ", "   ", "\xa0", "π", "√", "∑", "≤", "中", "文", "，", "。", "😀"]
 _alphabet = st.sampled_from(
     [
