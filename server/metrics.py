@@ -1,12 +1,16 @@
 """All Prometheus metrics of the gateway, in one place, under fixed `vtcr1_` names.
 
 Dashboards and alerts depend on these names and labels; labels are only `model`, `mode` and
-`status`, whose values are bounded. Each app owns its registry (no import-time state), and
-`/metrics` also exposes the process-wide default registry, where the in-process vLLM engine
-publishes its own `vllm:` metrics.
+`status`, whose values are bounded and known up front, so every series is created at 0 as soon
+as the model's name is known (`start_at_zero`): dashboards, alerts and `rate()` see an idle server
+as idle, not as absent. Each app owns its registry (no import-time state), and `/metrics` also
+exposes the process-wide default registry, where the in-process vLLM engine publishes its own
+`vllm:` metrics.
 """
 
 from __future__ import annotations
+
+from typing import get_args
 
 from prometheus_client import (
     REGISTRY,
@@ -17,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from server.loop.events import LoopResult, RoundStats
+from server.loop.events import LoopResult, Mode, RoundStats
 
 # LLM requests run from well under a second (one short round) to minutes (8 rounds x 8K tokens).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 240, 480, 900)
@@ -28,6 +32,7 @@ ROUNDS_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64)
 RATIO_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 10)
 
 REQUEST_STATUSES = ("ok", "error", "cancelled", "rejected", "timeout")
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class Metrics:
@@ -110,6 +115,33 @@ class Metrics:
         self.requests_in_flight = Gauge(
             "vtcr1_requests_in_flight", "Requests being served now.", ["model"], registry=r
         )
+
+    def start_at_zero(self, model: str) -> None:
+        """Create every series of `model` (all modes, all statuses) at 0. Idempotent."""
+        by_mode = (
+            self.request_latency,
+            self.time_to_first_token,
+            self.round_latency,
+            self.rounds_per_request,
+        )
+        for mode in MODES:
+            for status in REQUEST_STATUSES:
+                self.requests.labels(model, mode, status)
+            for histogram in by_mode:
+                histogram.labels(model, mode)
+        by_model = (
+            self.render_seconds,
+            self.compression_ratio,
+            self.inter_round_gap,
+            self.rendered_pages,
+            self.reasoning_tokens,
+            self.vision_tokens,
+            self.prompt_tokens,
+            self.generated_tokens,
+            self.requests_in_flight,
+        )
+        for metric in by_model:
+            metric.labels(model)
 
     def observe_round(self, model: str, mode: str, stats: RoundStats) -> None:
         self.round_latency.labels(model, mode).observe(stats.latency_s)

@@ -66,6 +66,8 @@ def create_app(
             on_fatal=on_fatal,
         )
         app.state.vtc = state
+        if settings.served_model_name:  # else the name is known once the engine is
+            state.metrics.start_at_zero(settings.served_model_name)
         loader: asyncio.Task[None] | None = None
         if engine is not None:
             state.attach(engine)
