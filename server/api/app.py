@@ -17,6 +17,7 @@ from server import __version__
 from server.api import routes_meta, routes_models
 from server.api.auth import ApiKeyAuth, load_key_digests
 from server.api.chat import route as chat_route
+from server.api.cors import Cors
 from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
 from server.api.openapi import install_openapi
@@ -104,9 +105,11 @@ def create_app(
     app.include_router(responses_route.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_models.router)
-    # Added last = outermost: the request id and body limit wrap the key check.
+    # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
+    # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Cors, settings=settings)
     return app
 
 
