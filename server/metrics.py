@@ -6,6 +6,15 @@ as the model's name is known (`start_at_zero`): dashboards, alerts and `rate()` 
 as idle, not as absent. Each app owns its registry (no import-time state), and `/metrics` also
 exposes the process-wide default registry, where the in-process vLLM engine publishes its own
 `vllm:` metrics.
+
+With `vtcr1 serve --workers N` every worker runs with prometheus-client's multiprocess mode
+(`PROMETHEUS_MULTIPROC_DIR`, set by the supervisor before the worker imports prometheus-client):
+each worker writes its values to its own files there, and `/metrics` of any worker reads them
+all: counters and histograms summed over the workers (a dead worker's counts stay in the totals:
+they are cumulative), the in-flight gauge summed over the live ones (`livesum`: the supervisor
+drops an exited worker's share with `mark_process_dead`). vLLM's `vllm:` metrics and the
+`process_*` ones are left out there: the in-process engine never runs with several workers, and
+one worker's process numbers are not the server's.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from server.loop.events import LoopResult, Mode, RoundStats
 
@@ -113,7 +124,11 @@ class Metrics:
             "vtcr1_generated_tokens", "Generated tokens, summed over rounds.", ["model"], registry=r
         )
         self.requests_in_flight = Gauge(
-            "vtcr1_requests_in_flight", "Requests being served now.", ["model"], registry=r
+            "vtcr1_requests_in_flight",
+            "Requests being served now.",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livesum",
         )
 
     def start_at_zero(self, model: str) -> None:
@@ -164,7 +179,17 @@ class Metrics:
             self.compression_ratio.labels(model).observe(result.compression_ratio)
 
     def exposition(self, *, include_engine: bool = True) -> bytes:
+        if multiprocess_mode():
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            return generate_latest(merged)
         text = generate_latest(self.registry)
         if include_engine:
             text += generate_latest(REGISTRY)
         return text
+
+
+def multiprocess_mode() -> bool:
+    """True when this process's metrics live in the multiprocess directory: decided by
+    prometheus-client once, when it was imported, from `PROMETHEUS_MULTIPROC_DIR`."""
+    return values.ValueClass is not values.MutexValue

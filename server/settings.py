@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         "info", description="JSON logs at this level and above."
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Gateway processes sharing the port (engine openai); limits are per worker.",
+    )
 
     # --- CORS (vLLM's flags and defaults; lists as JSON `["a","b"]`, as vLLM takes them, or a,b)
     allowed_origins: Annotated[list[str], NoDecode] = Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
@@ -108,9 +109,19 @@ def create_app(
     # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
     # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext, max_body_bytes=settings.max_body_bytes, headers=_worker_header(settings)
+    )
     app.add_middleware(Cors, settings=settings)
     return app
+
+
+def _worker_header(settings: Settings) -> tuple[tuple[bytes, bytes], ...]:
+    """With several workers, which one answered (its process id): for logs, debugging and the
+    tests that need to know that every worker served."""
+    if settings.workers <= 1:
+        return ()
+    return ((b"x-vtcr1-worker", str(os.getpid()).encode()),)
 
 
 def start_draining(app: FastAPI) -> None:
