@@ -1,12 +1,25 @@
 """All Prometheus metrics of the gateway, in one place, under fixed `vtcr1_` names.
 
 Dashboards and alerts depend on these names and labels; labels are only `model`, `mode` and
-`status`, whose values are bounded. Each app owns its registry (no import-time state), and
-`/metrics` also exposes the process-wide default registry, where the in-process vLLM engine
-publishes its own `vllm:` metrics.
+`status`, whose values are bounded and known up front, so every series is created at 0 as soon
+as the model's name is known (`start_at_zero`): dashboards, alerts and `rate()` see an idle server
+as idle, not as absent. Each app owns its registry (no import-time state), and `/metrics` also
+exposes the process-wide default registry, where the in-process vLLM engine publishes its own
+`vllm:` metrics.
+
+With `vtcr1 serve --workers N` every worker runs with prometheus-client's multiprocess mode
+(`PROMETHEUS_MULTIPROC_DIR`, set by the supervisor before the worker imports prometheus-client):
+each worker writes its values to its own files there, and `/metrics` of any worker reads them
+all: counters and histograms summed over the workers (a dead worker's counts stay in the totals:
+they are cumulative), the in-flight gauge summed over the live ones (`livesum`: the supervisor
+drops an exited worker's share with `mark_process_dead`). vLLM's `vllm:` metrics and the
+`process_*` ones are left out there: the in-process engine never runs with several workers, and
+one worker's process numbers are not the server's.
 """
 
 from __future__ import annotations
+
+from typing import get_args
 
 from prometheus_client import (
     REGISTRY,
@@ -15,9 +28,11 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from server.loop.events import LoopResult, RoundStats
+from server.loop.events import LoopResult, Mode, RoundStats
 
 # LLM requests run from well under a second (one short round) to minutes (8 rounds x 8K tokens).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 240, 480, 900)
@@ -28,6 +43,7 @@ ROUNDS_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64)
 RATIO_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 10)
 
 REQUEST_STATUSES = ("ok", "error", "cancelled", "rejected", "timeout")
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class Metrics:
@@ -108,8 +124,39 @@ class Metrics:
             "vtcr1_generated_tokens", "Generated tokens, summed over rounds.", ["model"], registry=r
         )
         self.requests_in_flight = Gauge(
-            "vtcr1_requests_in_flight", "Requests being served now.", ["model"], registry=r
+            "vtcr1_requests_in_flight",
+            "Requests being served now.",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livesum",
         )
+
+    def start_at_zero(self, model: str) -> None:
+        """Create every series of `model` (all modes, all statuses) at 0. Idempotent."""
+        by_mode = (
+            self.request_latency,
+            self.time_to_first_token,
+            self.round_latency,
+            self.rounds_per_request,
+        )
+        for mode in MODES:
+            for status in REQUEST_STATUSES:
+                self.requests.labels(model, mode, status)
+            for histogram in by_mode:
+                histogram.labels(model, mode)
+        by_model = (
+            self.render_seconds,
+            self.compression_ratio,
+            self.inter_round_gap,
+            self.rendered_pages,
+            self.reasoning_tokens,
+            self.vision_tokens,
+            self.prompt_tokens,
+            self.generated_tokens,
+            self.requests_in_flight,
+        )
+        for metric in by_model:
+            metric.labels(model)
 
     def observe_round(self, model: str, mode: str, stats: RoundStats) -> None:
         self.round_latency.labels(model, mode).observe(stats.latency_s)
@@ -132,7 +179,17 @@ class Metrics:
             self.compression_ratio.labels(model).observe(result.compression_ratio)
 
     def exposition(self, *, include_engine: bool = True) -> bytes:
+        if multiprocess_mode():
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            return generate_latest(merged)
         text = generate_latest(self.registry)
         if include_engine:
             text += generate_latest(REGISTRY)
         return text
+
+
+def multiprocess_mode() -> bool:
+    """True when this process's metrics live in the multiprocess directory: decided by
+    prometheus-client once, when it was imported, from `PROMETHEUS_MULTIPROC_DIR`."""
+    return values.ValueClass is not values.MutexValue

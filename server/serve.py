@@ -7,16 +7,21 @@ aborts their engine requests) and runs the lifespan's shutdown (which closes the
 
 If the engine dies, the app stops the server the same way and `serve` returns 1, so the
 orchestrator restarts the process.
+
+With `--workers N` (N > 1, remote mode only) a supervisor runs N of these servers on one listening
+socket (`server/workers.py`); each worker is exactly the single-process server below.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Sequence
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from server.api.app import (
     EngineFactory,
@@ -58,6 +63,29 @@ def serve(
     engine_factory: EngineFactory = default_engine_factory,
     sockets: Sequence[socket.socket] | None = None,
 ) -> int:
+    """`vtcr1 serve`: one server process, or with `settings.workers` > 1 a supervisor of that
+    many (they build their engines with the default factory: the workers are new processes)."""
+    if settings.workers > 1:
+        from server.workers import refusal, serve_workers
+
+        problem = refusal(settings)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+        if engine_factory is not default_engine_factory:
+            raise ValueError("several workers build their engines with the default factory")
+        return serve_workers(settings, sockets=sockets)
+    return serve_one(settings, engine_factory=engine_factory, sockets=sockets)
+
+
+def serve_one(
+    settings: Settings,
+    *,
+    engine_factory: EngineFactory = default_engine_factory,
+    sockets: Sequence[socket.socket] | None = None,
+) -> int:
+    """One server process until it stops: 0, 1 if the engine died, 3 if it never started
+    (uvicorn's STARTUP_FAILURE: the supervisor of several workers does not restart those)."""
     configure_logging(settings.log_level)
     server: DrainingServer | None = None
 
@@ -68,6 +96,8 @@ def serve(
     app = create_app(settings, engine_factory=engine_factory, on_fatal=stop_on_engine_death)
     server = build_server(app, settings)
     server.run(sockets=list(sockets) if sockets else None)
+    if not server.started:
+        return STARTUP_FAILURE
     return exit_code(app)
 
 

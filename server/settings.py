@@ -168,6 +168,26 @@ class Settings(BaseSettings):
         "info", description="JSON logs at this level and above."
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="Drain time for streams on SIGTERM.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Gateway processes sharing the port (engine openai); limits are per worker.",
+    )
+
+    # --- CORS (vLLM's flags and defaults; lists as JSON `["a","b"]`, as vLLM takes them, or a,b)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call from (`*`: any); empty: cross-origin access off.",
+    )
+    allowed_methods: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Methods allowed cross-origin (CORS)."
+    )
+    allowed_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Request headers allowed cross-origin (CORS)."
+    )
+    allow_credentials: bool = Field(
+        False, description="Let cross-origin requests carry cookies and credentials (CORS)."
+    )
 
     @model_validator(mode="after")
     def _demo_defaults_for_the_tiny_model(self) -> Settings:
@@ -177,7 +197,15 @@ class Settings(BaseSettings):
                     setattr(self, name, value)
         return self
 
-    @field_validator("backend_urls", "remote_image_hosts", "api_keys", mode="before")
+    @field_validator(
+        "backend_urls",
+        "remote_image_hosts",
+        "api_keys",
+        "allowed_origins",
+        "allowed_methods",
+        "allowed_headers",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):

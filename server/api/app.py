@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from server import __version__
 from server.api import routes_meta, routes_models, routes_tokenize
 from server.api.auth import ApiKeyAuth, load_key_digests
 from server.api.chat import route as chat_route
+from server.api.cors import Cors
 from server.api.errors import install_error_handlers
 from server.api.middleware import RequestContext
 from server.api.openapi import install_openapi
@@ -66,6 +68,8 @@ def create_app(
             on_fatal=on_fatal,
         )
         app.state.vtc = state
+        if settings.served_model_name:  # else the name is known once the engine is
+            state.metrics.start_at_zero(settings.served_model_name)
         loader: asyncio.Task[None] | None = None
         if engine is not None:
             state.attach(engine)
@@ -103,10 +107,22 @@ def create_app(
     app.include_router(routes_meta.router)
     app.include_router(routes_models.router)
     app.include_router(routes_tokenize.router)
-    # Added last = outermost: the request id and body limit wrap the key check.
+    # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
+    # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext, max_body_bytes=settings.max_body_bytes, headers=_worker_header(settings)
+    )
+    app.add_middleware(Cors, settings=settings)
     return app
+
+
+def _worker_header(settings: Settings) -> tuple[tuple[bytes, bytes], ...]:
+    """With several workers, which one answered (its process id): for logs, debugging and the
+    tests that need to know that every worker served."""
+    if settings.workers <= 1:
+        return ()
+    return ((b"x-vtcr1-worker", str(os.getpid()).encode()),)
 
 
 def start_draining(app: FastAPI) -> None:

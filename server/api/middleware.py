@@ -1,5 +1,6 @@
 """ASGI middleware for every request: a request id (the client's `X-Request-Id` or a new one)
-for logs and the response header, and the body-size limit (413 before the body is read)."""
+for logs and the response header, fixed response headers (`X-Vtcr1-Worker` with several
+workers), and the body-size limit (413 before the body is read)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,16 @@ class _BodyTooLarge(PayloadTooLarge):
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,7 +51,8 @@ class RequestContext:
             if length.isdigit() and int(length) > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
                 return
-            await self.app(scope, self._limited(receive), self._tagged(send, request_id))
+            tagged = self._tagged(send, request_id, self.headers)
+            await self.app(scope, self._limited(receive), tagged)
         except _BodyTooLarge:
             await self._too_large(scope, receive, send)
         finally:
@@ -64,11 +73,12 @@ class RequestContext:
         return wrapped
 
     @staticmethod
-    def _tagged(send: Send, request_id: str) -> Send:
+    def _tagged(send: Send, request_id: str, extra: tuple[tuple[bytes, bytes], ...]) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(extra)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -14,13 +14,14 @@ from server.errors import EngineUnavailable
 router = APIRouter()
 
 
-@router.get("/health")
+# Probes answer HEAD too (some load balancers and uptime checkers send it).
+@router.api_route("/health", methods=["GET", "HEAD"])
 async def health() -> dict[str, str]:
     """The process is up (liveness)."""
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.api_route("/ready", methods=["GET", "HEAD"])
 async def ready(state: State) -> JSONResponse:
     """The engine is loaded and answers its health check, the server is not draining and the
     engine has not died (readiness)."""

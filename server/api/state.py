@@ -58,6 +58,7 @@ class AppState:
 
     def attach(self, engine: Engine) -> None:
         self.engine = engine
+        self.metrics.start_at_zero(self.model_name)
         self.watch = EngineWatch(
             engine, interval_s=self.settings.engine_health_interval_s, on_dead=self._engine_died
         )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from server.settings import Settings
+from server.workers import STOP_MARGIN_S
 from tests.deploy.test_dockerfile import stages
 from tests.deploy.tools import COMPOSE_DIR, ROOT, run, tool
 
@@ -80,6 +81,17 @@ def test_gpu_profile_wiring() -> None:
     assert gateway["build"]["target"] == "gateway"
     assert gateway["depends_on"]["vllm"]["condition"] == "service_healthy"
     assert vllm["image"] == stages()["gpu"].base, "compose and Dockerfile pin the same vLLM"
+    assert int(gateway["environment"]["VTCR1_WORKERS"]) >= 1
+
+
+@pytest.mark.parametrize(("profile", "service"), [("gpu", "gateway"), ("cpu", "gateway-cpu")])
+def test_streams_get_to_finish_on_stop(profile: str, service: str) -> None:
+    """Docker's default stop timeout is 10 s, then SIGKILL: the gateways wait longer than the
+    drain (and, with several workers, the supervisor's margin after it)."""
+    gateway = compose_config(profile)["services"][service]
+    grace = float(gateway["environment"].get("VTCR1_SHUTDOWN_GRACE_S", Settings().shutdown_grace_s))
+    stop = re.fullmatch(r"(\d+)s", gateway["stop_grace_period"])
+    assert stop and float(stop.group(1)) > grace + STOP_MARGIN_S
 
 
 def test_cpu_profile_runs_the_embedded_default() -> None:
@@ -88,6 +100,7 @@ def test_cpu_profile_runs_the_embedded_default() -> None:
     environment = gateway["environment"]
     assert environment["VTCR1_ENGINE"] == "vllm"
     assert "VTCR1_MODEL" not in environment, "unset model = the embedded tiny model"
+    assert int(environment.get("VTCR1_WORKERS", "1")) == 1, "the in-process engine is one process"
     assert "deploy" not in gateway or "reservations" not in gateway["deploy"]["resources"]
 
 

@@ -24,6 +24,7 @@ import kubernetes_validate
 import pytest
 
 from server.settings import Settings
+from server.workers import STOP_MARGIN_S
 from tests.deploy.test_dockerfile import stages
 from tests.deploy.tools import KUSTOMIZATIONS, kustomize
 
@@ -196,6 +197,11 @@ def containers(name: str) -> list[dict[str, Any]]:
     ]
 
 
+def cpu_cores(quantity: str) -> float:
+    """A Kubernetes CPU quantity ("2", "500m") in cores."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
 def env_of(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container.get("env", [])}
 
@@ -254,7 +260,13 @@ def test_gateway_deployment(name: str) -> None:
     fields = {f"VTCR1_{f.upper()}" for f in Settings.model_fields}
     assert {k for k in env if k.startswith("VTCR1_")} <= fields
     grace = float(env["VTCR1_SHUTDOWN_GRACE_S"])
-    assert gateway["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace
+    workers = int(env.get("VTCR1_WORKERS", "1"))
+    pre_stop = float(container["lifecycle"]["preStop"]["exec"]["command"][-1])  # sleep N
+    # The supervisor of several workers kills a worker STOP_MARGIN_S after the grace period.
+    needed = pre_stop + grace + (STOP_MARGIN_S if workers > 1 else 0)
+    assert gateway["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > needed
+    # every worker is one busy core at most: request a core per worker
+    assert cpu_cores(container["resources"]["requests"]["cpu"]) >= workers
     labels = gateway["spec"]["template"]["metadata"]["labels"]
     assert gateway["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
@@ -272,9 +284,11 @@ def test_pdb_hpa_and_services_select_the_pods(name: str) -> None:
         "kind": "Deployment",
         "name": "vtcr1-gateway",
     }
-    (metric,) = hpa["spec"]["metrics"]
-    assert metric["type"] == "Pods"
-    assert metric["pods"]["metric"]["name"] == "vtcr1_requests_in_flight"
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert set(metrics) == {"Pods", "Resource"}
+    assert metrics["Pods"]["pods"]["metric"]["name"] == "vtcr1_requests_in_flight"
+    assert metrics["Resource"]["resource"]["name"] == "cpu"
+    assert 0 < metrics["Resource"]["resource"]["target"]["averageUtilization"] <= 80
     assert hpa["spec"]["minReplicas"] >= pdb["spec"]["minAvailable"] + 1  # drains can proceed
     engine_templates = [
         t["metadata"]["labels"]

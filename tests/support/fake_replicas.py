@@ -11,6 +11,7 @@ Each replica has a name ("r0", "r1", ...) and a behaviour that a test may change
   500     HTTP 500;  400  HTTP 400
   midway  two chunks, then (once `gate` is set) the connection is dropped
   hang    two chunks, then nothing until the client goes away (which sets `closed`)
+  held    two chunks, then (once `release` is set) the rest and [DONE]
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class FakeReplicas:
         self.closed = asyncio.Event()
         self.in_stream = asyncio.Event()
         self.gate = asyncio.Event()
+        self.release = asyncio.Event()
         self.pace: asyncio.Queue[None] = asyncio.Queue()
         self.urls: dict[str, str] = {}
         self._names: dict[int, str] = {}
@@ -116,6 +118,11 @@ class FakeReplicas:
         }.get(mode, lambda: sse(["a", "b", "c"]))()
         if mode == "fast":
             await response.write(b"".join(chunks))
+        elif mode == "held":
+            await response.write(chunks[0] + chunks[1])
+            await self.release.wait()
+            for c in chunks[2:]:
+                await response.write(c)
         elif mode in ("midway", "hang"):
             self.gate.clear()  # each midway request waits for its own first delta
             await response.write(chunks[0] + chunks[1])
