@@ -49,86 +49,109 @@ MODES: tuple[str, ...] = get_args(Mode)
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.request_latency = Histogram(
+        self._requests()
+        self._rounds()
+        self._tokens()
+        self._input()
+
+    def _histogram(
+        self, name: str, help_text: str, labels: list[str], buckets: tuple[float, ...]
+    ) -> Histogram:
+        return Histogram(name, help_text, labels, buckets=buckets, registry=self.registry)
+
+    def _counter(self, name: str, help_text: str) -> Counter:
+        return Counter(name, help_text, ["model"], registry=self.registry)
+
+    def _requests(self) -> None:
+        """Per request: outcome, latency, time to first token, rounds, in flight."""
+        self.request_latency = self._histogram(
             "vtcr1_request_latency_seconds",
             "End-to-end latency of chat completion requests (all rounds).",
             ["model", "mode"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.time_to_first_token = Histogram(
+        self.time_to_first_token = self._histogram(
             "vtcr1_time_to_first_token_seconds",
             "Request start to the first generated token.",
             ["model", "mode"],
-            buckets=TTFT_BUCKETS,
-            registry=r,
+            TTFT_BUCKETS,
         )
-        self.round_latency = Histogram(
-            "vtcr1_round_latency_seconds",
-            "Latency of one round (submitted to last token).",
-            ["model", "mode"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.render_seconds = Histogram(
-            "vtcr1_render_seconds",
-            "Time spent rendering one round's output to pages.",
-            ["model"],
-            buckets=FAST_BUCKETS,
-            registry=r,
-        )
-        self.rounds_per_request = Histogram(
-            "vtcr1_rounds_per_request",
-            "Rounds a request took.",
-            ["model", "mode"],
-            buckets=ROUNDS_BUCKETS,
-            registry=r,
-        )
-        self.compression_ratio = Histogram(
-            "vtcr1_compression_ratio",
-            "Rendered reasoning tokens / their vision tokens, per request that rendered pages.",
-            ["model"],
-            buckets=RATIO_BUCKETS,
-            registry=r,
-        )
-        self.inter_round_gap = Histogram(
-            "vtcr1_inter_round_gap_seconds",
-            "Last token of round k to round k+1 submitted to the engine.",
-            ["model"],
-            buckets=FAST_BUCKETS,
-            registry=r,
+        self.rounds_per_request = self._histogram(
+            "vtcr1_rounds_per_request", "Rounds a request took.", ["model", "mode"], ROUNDS_BUCKETS
         )
         self.requests = Counter(
             "vtcr1_requests",
             "Chat completion requests by outcome.",
             ["model", "mode", "status"],
-            registry=r,
-        )
-        self.rendered_pages = Counter(
-            "vtcr1_rendered_pages", "Pages rendered as optical memory.", ["model"], registry=r
-        )
-        self.reasoning_tokens = Counter(
-            "vtcr1_reasoning_tokens",
-            "Generated tokens that were rendered to pages.",
-            ["model"],
-            registry=r,
-        )
-        self.vision_tokens = Counter(
-            "vtcr1_vision_tokens", "Vision tokens of rendered pages.", ["model"], registry=r
-        )
-        self.prompt_tokens = Counter(
-            "vtcr1_prompt_tokens", "Prompt tokens, summed over rounds.", ["model"], registry=r
-        )
-        self.generated_tokens = Counter(
-            "vtcr1_generated_tokens", "Generated tokens, summed over rounds.", ["model"], registry=r
+            registry=self.registry,
         )
         self.requests_in_flight = Gauge(
             "vtcr1_requests_in_flight",
             "Requests being served now.",
             ["model"],
-            registry=r,
+            registry=self.registry,
             multiprocess_mode="livesum",
+        )
+
+    def _rounds(self) -> None:
+        """Per round: latency, rendering, the gap between rounds, pages, compression."""
+        self.round_latency = self._histogram(
+            "vtcr1_round_latency_seconds",
+            "Latency of one round (submitted to last token).",
+            ["model", "mode"],
+            LATENCY_BUCKETS,
+        )
+        self.render_seconds = self._histogram(
+            "vtcr1_render_seconds",
+            "Time spent rendering one round's output to pages.",
+            ["model"],
+            FAST_BUCKETS,
+        )
+        self.inter_round_gap = self._histogram(
+            "vtcr1_inter_round_gap_seconds",
+            "Last token of round k to round k+1 submitted to the engine.",
+            ["model"],
+            FAST_BUCKETS,
+        )
+        self.compression_ratio = self._histogram(
+            "vtcr1_compression_ratio",
+            "Rendered reasoning tokens / their vision tokens, per request that rendered pages.",
+            ["model"],
+            RATIO_BUCKETS,
+        )
+        self.rendered_pages = self._counter(
+            "vtcr1_rendered_pages", "Pages rendered as optical memory."
+        )
+
+    def _tokens(self) -> None:
+        self.reasoning_tokens = self._counter(
+            "vtcr1_reasoning_tokens", "Generated tokens that were rendered to pages."
+        )
+        self.vision_tokens = self._counter(
+            "vtcr1_vision_tokens", "Vision tokens of rendered pages."
+        )
+        self.prompt_tokens = self._counter(
+            "vtcr1_prompt_tokens", "Prompt tokens, summed over rounds."
+        )
+        self.generated_tokens = self._counter(
+            "vtcr1_generated_tokens", "Generated tokens, summed over rounds."
+        )
+
+    def _input(self) -> None:
+        """Optical compression of long inputs (`vtc.compress_input`)."""
+        self.input_compression_ratio = self._histogram(
+            "vtcr1_input_compression_ratio",
+            "Text tokens of the rendered input / their vision tokens, per request that "
+            "compressed its input.",
+            ["model"],
+            RATIO_BUCKETS,
+        )
+        self.input_pages = self._counter("vtcr1_input_pages", "Pages rendered from inputs.")
+        self.input_text_tokens = self._counter(
+            "vtcr1_input_text_tokens", "Tokens the rendered input text would have cost."
+        )
+        self.input_vision_tokens = self._counter(
+            "vtcr1_input_vision_tokens", "Vision tokens of the pages rendered from inputs."
         )
 
     def start_at_zero(self, model: str) -> None:
@@ -154,6 +177,10 @@ class Metrics:
             self.prompt_tokens,
             self.generated_tokens,
             self.requests_in_flight,
+            self.input_compression_ratio,
+            self.input_pages,
+            self.input_text_tokens,
+            self.input_vision_tokens,
         )
         for metric in by_model:
             metric.labels(model)
@@ -167,7 +194,7 @@ class Metrics:
         if stats.pages:
             self.render_seconds.labels(model).observe(stats.render_s)
             self.rendered_pages.labels(model).inc(stats.pages)
-            self.reasoning_tokens.labels(model).inc(stats.generated_tokens)
+            self.reasoning_tokens.labels(model).inc(stats.rendered_tokens)
             self.vision_tokens.labels(model).inc(stats.vision_tokens)
 
     def observe_result(self, model: str, result: LoopResult) -> None:
@@ -177,6 +204,13 @@ class Metrics:
             self.time_to_first_token.labels(model, result.mode).observe(result.ttft_s)
         if result.compression_ratio is not None:
             self.compression_ratio.labels(model).observe(result.compression_ratio)
+        if result.input is not None and result.input.pages:
+            self.input_pages.labels(model).inc(result.input.pages)
+            self.input_text_tokens.labels(model).inc(result.input.text_tokens)
+            self.input_vision_tokens.labels(model).inc(result.input.vision_tokens)
+            ratio = result.input.compression_ratio
+            if ratio is not None:
+                self.input_compression_ratio.labels(model).observe(ratio)
 
     def exposition(self, *, include_engine: bool = True) -> bytes:
         if multiprocess_mode():

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.deploy.tools import DASHBOARD
 
-# The gateway's metrics (fixed names; see README.md "Metrics reference").
+# The gateway's metrics (fixed names; see docs/deployment.md "Metrics reference").
 GATEWAY_HISTOGRAMS = frozenset(
     {
         "vtcr1_request_latency_seconds",
@@ -22,6 +22,7 @@ GATEWAY_HISTOGRAMS = frozenset(
         "vtcr1_rounds_per_request",
         "vtcr1_compression_ratio",
         "vtcr1_inter_round_gap_seconds",
+        "vtcr1_input_compression_ratio",
     }
 )
 GATEWAY_COUNTERS = frozenset(
@@ -32,6 +33,9 @@ GATEWAY_COUNTERS = frozenset(
         "vtcr1_vision_tokens_total",
         "vtcr1_prompt_tokens_total",
         "vtcr1_generated_tokens_total",
+        "vtcr1_input_pages_total",
+        "vtcr1_input_text_tokens_total",
+        "vtcr1_input_vision_tokens_total",
     }
 )
 GATEWAY_GAUGES = frozenset({"vtcr1_requests_in_flight"})

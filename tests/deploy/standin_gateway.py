@@ -55,6 +55,14 @@ class StandinMetrics:
         self.vision = Counter("vtcr1_vision_tokens", "Vision.", gw, registry=r)
         self.prompt = Counter("vtcr1_prompt_tokens", "Prompt.", gw, registry=r)
         self.generated = Counter("vtcr1_generated_tokens", "Generated.", gw, registry=r)
+        self.input_ratio = Histogram(
+            "vtcr1_input_compression_ratio", "Input ratio.", ("model",), registry=r
+        )
+        self.input_pages = Counter("vtcr1_input_pages", "Input pages.", ("model",), registry=r)
+        self.input_text = Counter("vtcr1_input_text_tokens", "Input text.", ("model",), registry=r)
+        self.input_vision = Counter(
+            "vtcr1_input_vision_tokens", "Input vision.", ("model",), registry=r
+        )
         vl = ("model_name", "engine")
         self.running = Gauge("vllm:num_requests_running", "Running.", vl, registry=r)
         self.waiting = Gauge("vllm:num_requests_waiting", "Waiting.", vl, registry=r)
@@ -95,6 +103,12 @@ class StandinMetrics:
             self.pc_queries.labels(**engine).inc(300 * rounds)
             self.pc_hits.labels(**engine).inc(200 * (rounds - 1))
             self.in_flight.labels(model=MODEL).set(rng.randint(0, 3))
+            if self.count % 3 == 0:  # a request with a long document (vtc.compress_input)
+                pages = rng.randint(2, 8)
+                self.input_pages.labels(model=MODEL).inc(pages)
+                self.input_text.labels(model=MODEL).inc(2300 * pages)
+                self.input_vision.labels(model=MODEL).inc(630 * pages)
+                self.input_ratio.labels(model=MODEL).observe(2300 / 630)
             return status
 
 

@@ -117,6 +117,7 @@ async def test_every_panel_has_data_from_the_real_gateway(
         assert ready.status_code == 200, ready.text
         model = (await client.get("/v1/models", timeout=10)).json()["data"][0]["id"]
         questions = itertools.cycle(["What is 2 + 3?", "Name three prime numbers.", "Why?"])
+        document = "The committee met on Tuesday to review the budget and the plan. " * 60
         stop = asyncio.Event()
 
         async def send_one(i: int) -> None:
@@ -126,6 +127,13 @@ async def test_every_panel_has_data_from_the_real_gateway(
                 "vtc": {"max_rounds": 3, "round_max_tokens": 32},
                 "seed": i,
             }
+            if i % 3 == 0:  # a long document read as pages (the input-compression panels)
+                question = body["messages"][0]["content"]
+                body["messages"][0]["content"] = [
+                    {"type": "text", "text": document},
+                    {"type": "text", "text": question},
+                ]
+                body["vtc"]["compress_input"] = {"min_tokens": 64}
             if i % 2:
                 body["stream"] = True
                 body["stream_options"] = {"include_usage": True}
