@@ -8,16 +8,39 @@ A stream is primed with the loop's first event before the response starts, so an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import TypeVar
 
 from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
+from server.api.feed import LoopFeed
 from server.errors import InternalError
 from server.loop.events import LoopEvent, LoopResult
 
 T = TypeVar("T")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def respond(
+    request: Request,
+    events: AsyncGenerator[LoopEvent, None],
+    *,
+    stream: bool,
+    stream_pages: bool,
+    streamed: Callable[[LoopFeed], AsyncIterator[bytes]],
+    complete: Callable[[LoopResult], BaseModel],
+) -> Response:
+    """The loop's events as SSE (`streamed` encodes them) or, at the end, one JSON object."""
+    if stream:
+        feed = LoopFeed(await first_event(request, events), events, stream_pages=stream_pages)
+        return StreamingResponse(
+            streamed(feed), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    result = await until_disconnect(request, last_result(events))
+    return Response(complete(result).model_dump_json(), media_type="application/json")
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:

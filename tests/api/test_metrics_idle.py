@@ -85,9 +85,9 @@ class HeldFactory:
 
 
 def test_the_expected_set_is_complete() -> None:
-    # 10 request series (2 modes x 5 statuses), 1 gauge, 5 counters, 7 histograms x 2 samples
+    # 10 request series (2 modes x 5 statuses), 1 gauge, 8 counters, 8 histograms x 2 samples
     # with 4 of them per mode: the check below can only pass if all of them are there.
-    assert len(expected_at_zero("m")) == 10 + 1 + 5 + 2 * (3 + 4 * 2)
+    assert len(expected_at_zero("m")) == 10 + 1 + 8 + 2 * (4 + 4 * 2)
 
 
 async def test_a_fresh_app_exports_every_series_at_zero() -> None:

@@ -5,23 +5,20 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from server.api.chat.stream import stream_chat
 from server.api.chat.translate import image_urls, to_loop_request, validate
 from server.api.chat.wire import ChatWire
-from server.api.feed import LoopFeed
 from server.api.openapi import error_responses, sse_response
 from server.api.protocol.chat import ChatCompletion, ChatCompletionRequest
-from server.api.run import first_event, last_result, until_disconnect
+from server.api.run import respond, until_disconnect
 from server.api.state import State
 from server.api.strict_json import StrictJSONRoute
 from server.errors import VtcError
 
 # Strict JSON (no NaN, no lone surrogates, bounded depth); no content type is taken as JSON.
 router = APIRouter(route_class=StrictJSONRoute, strict_content_type=False)
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post(
@@ -51,12 +48,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, state:
         include_usage=bool(body.stream_options and body.stream_options.include_usage),
         continuous_usage=bool(body.stream_options and body.stream_options.continuous_usage_stats),
     )
-    events = service.run(loop_request)
-    if body.stream:
-        first = await first_event(request, events)
-        feed = LoopFeed(first, events, stream_pages=bool(vtc and vtc.stream_pages))
-        return StreamingResponse(
-            stream_chat(feed, wire), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    result = await until_disconnect(request, last_result(events))
-    return Response(wire.completion(result).model_dump_json(), media_type="application/json")
+    return await respond(
+        request,
+        service.run(loop_request),
+        stream=body.stream,
+        stream_pages=bool(vtc and vtc.stream_pages),
+        streamed=lambda feed: stream_chat(feed, wire),
+        complete=wire.completion,
+    )

@@ -6,22 +6,19 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
-from server.api.feed import LoopFeed
 from server.api.openapi import error_responses, sse_response
 from server.api.protocol.responses import ResponseObject, ResponsesRequest
 from server.api.responses.stream import stream_response
 from server.api.responses.translate import image_urls, to_loop_request, validate
 from server.api.responses.wire import ResponsesWire
-from server.api.run import first_event, last_result, until_disconnect
+from server.api.run import respond, until_disconnect
 from server.api.state import State
 from server.api.strict_json import StrictJSONRoute
 from server.errors import VtcError
 
 router = APIRouter(route_class=StrictJSONRoute, strict_content_type=False)
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post(
@@ -53,12 +50,11 @@ async def create_response(body: ResponsesRequest, request: Request, state: State
         state.cleaner(skip_special_tokens=body.skip_special_tokens),
         return_pages=bool(vtc and vtc.return_pages),
     )
-    events = service.run(loop_request)
-    if body.stream:
-        first = await first_event(request, events)
-        feed = LoopFeed(first, events, stream_pages=bool(vtc and vtc.stream_pages))
-        return StreamingResponse(
-            stream_response(feed, wire), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    result = await until_disconnect(request, last_result(events))
-    return Response(wire.response(result).model_dump_json(), media_type="application/json")
+    return await respond(
+        request,
+        service.run(loop_request),
+        stream=body.stream,
+        stream_pages=bool(vtc and vtc.stream_pages),
+        streamed=lambda feed: stream_response(feed, wire),
+        complete=wire.response,
+    )
