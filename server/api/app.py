@@ -56,6 +56,49 @@ def create_app(
     exits 1); `page_sink` replaces the renderer (tests)."""
     settings = settings or Settings()
     key_digests = load_key_digests(settings)  # a missing key file fails here, at start-up
+    app = FastAPI(
+        title="VTC-R1 gateway",
+        version=__version__,
+        description="OpenAI-compatible chat completions with vision-text compressed reasoning.",
+        lifespan=_lifespan(settings, engine, engine_factory, page_sink, on_fatal),
+    )
+    install_error_handlers(app)
+    install_openapi(
+        app,
+        streamed={
+            "ChatCompletionChunk": ChatCompletionChunk,
+            "ResponseStreamEvent": ResponseStreamEvent,
+        },
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
+    # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
+    app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
+    app.add_middleware(
+        RequestContext, max_body_bytes=settings.max_body_bytes, headers=_worker_header(settings)
+    )
+    app.add_middleware(Cors, settings=settings)
+    return app
+
+
+ROUTERS = (
+    chat_route.router,
+    responses_route.router,
+    routes_meta.router,
+    routes_models.router,
+    routes_tokenize.router,
+)
+
+
+def _lifespan(
+    settings: Settings,
+    engine: Engine | None,
+    engine_factory: EngineFactory,
+    page_sink: PageSinkFactory,
+    on_fatal: Callable[[], None] | None,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Everything the app holds is made here, at start, and released at shutdown."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,43 +121,21 @@ def create_app(
         try:
             yield
         finally:
-            state.draining = True
-            if state.watch is not None:
-                await state.watch.aclose()
-            await state.image_sources.aclose()
-            if loader is not None:
-                loader.cancel()
-                await asyncio.gather(loader, return_exceptions=True)
-                if state.engine is not None:
-                    await state.engine.aclose()
+            await _shut_down(state, loader)
 
-    app = FastAPI(
-        title="VTC-R1 gateway",
-        version=__version__,
-        description="OpenAI-compatible chat completions with vision-text compressed reasoning.",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    install_openapi(
-        app,
-        streamed={
-            "ChatCompletionChunk": ChatCompletionChunk,
-            "ResponseStreamEvent": ResponseStreamEvent,
-        },
-    )
-    app.include_router(chat_route.router)
-    app.include_router(responses_route.router)
-    app.include_router(routes_meta.router)
-    app.include_router(routes_models.router)
-    app.include_router(routes_tokenize.router)
-    # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
-    # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
-    app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)
-    app.add_middleware(
-        RequestContext, max_body_bytes=settings.max_body_bytes, headers=_worker_header(settings)
-    )
-    app.add_middleware(Cors, settings=settings)
-    return app
+    return lifespan
+
+
+async def _shut_down(state: AppState, loader: asyncio.Task[None] | None) -> None:
+    state.draining = True
+    if state.watch is not None:
+        await state.watch.aclose()
+    await state.image_sources.aclose()
+    if loader is not None:
+        loader.cancel()
+        await asyncio.gather(loader, return_exceptions=True)
+        if state.engine is not None:
+            await state.engine.aclose()
 
 
 def _worker_header(settings: Settings) -> tuple[tuple[bytes, bytes], ...]:
