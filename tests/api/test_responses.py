@@ -97,7 +97,9 @@ async def test_streamed_events_parse_in_order_and_agree_with_create() -> None:
     async with Sdk([UNFINISHED, FINAL, UNFINISHED, FINAL]) as (client, _):
         plain = await client.responses.create(model=SCRIPTED_MODEL, input="What is 2 + 3?")
         events = await events_of(
-            await client.responses.create(model=SCRIPTED_MODEL, input="What is 2 + 3?", stream=True)
+            await client.responses.create(
+                model=SCRIPTED_MODEL, input="What is 2 + 3?", stream=True, extra_body={"vtc": {}}
+            )
         )
     types = [e.type for e in events]
     assert types[:2] == ["response.created", "response.in_progress"]
@@ -209,3 +211,12 @@ async def test_bad_requests_get_openai_errors() -> None:
     assert isinstance(missing.value.body, dict) and missing.value.body["code"] == "model_not_found"
     assert isinstance(last.value.body, dict) and last.value.body["param"] == "input.0.role"
     assert isinstance(capped.value.body, dict) and capped.value.body["param"] == "max_output_tokens"
+
+
+async def test_our_events_only_for_clients_that_send_a_vtc_object() -> None:
+    async with Sdk([UNFINISHED, FINAL]) as (client, _):
+        stream = await client.responses.create(model=SCRIPTED_MODEL, input="2 + 3?", stream=True)
+        events = await events_of(stream)
+    assert not [e for e in events if e.type.startswith("response.vtc.")]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[-1].type == "response.completed"

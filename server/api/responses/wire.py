@@ -3,9 +3,10 @@
 The stream opens a `reasoning` item at a round's first reasoning text and closes it when the
 round ends (so one item per round, as in the non-streamed object), then the `message` item with
 the answer; every event carries the next `sequence_number`. Our own `response.vtc.round` and
-`response.vtc.page` events ride between them. The stream always ends with `response.completed`
-whose response says `completed` or `incomplete` (as vLLM does; the SDK's `responses.stream()`
-helper needs that event to give a final response).
+`response.vtc.page` events ride between them, for clients that sent a `vtc` object (the Node
+SDK's stream helper refuses event types it does not know). The stream always ends with
+`response.completed` whose response says `completed` or `incomplete` (as vLLM does; the SDK's
+`responses.stream()` helper needs that event to give a final response).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class ResponsesWire:
     ) -> None:
         self.clean = clean
         self.return_pages = return_pages
+        # Our own events only for clients that speak the extension (they sent a `vtc` object):
+        # the official Node SDK's `responses.stream()` throws on an event type it does not know.
+        self.vtc_events = body.vtc is not None
         self._seq = 0
         self._index = 0  # output index of the item being streamed
         self._item: str | None = None  # id of the open reasoning item
@@ -238,9 +242,10 @@ class ResponsesWire:
         out.append(self._item_done(item))
         self._item = None
         self._index += 1
-        pages = event.pages if self.return_pages else None
-        marker_ = VtcRoundEvent(sequence_number=self._next(), vtc=vtc_round(event.stats, pages))
-        out.append(self._event(marker_))
+        if self.vtc_events:
+            pages = event.pages if self.return_pages else None
+            marker_ = VtcRoundEvent(sequence_number=self._next(), vtc=vtc_round(event.stats, pages))
+            out.append(self._event(marker_))
         return out
 
     def _item_done(self, item: ReasoningItem | MessageItem) -> bytes:
