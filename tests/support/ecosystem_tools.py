@@ -4,8 +4,8 @@ LiteLLM (the SDK for the compatibility tests, its proxy for `benchmarks/capacity
 and pins versions of its own, so it lives in a venv of its own; the OpenAI Node SDK comes from
 the npm registry. Both go under the cache directory (`$VTCR1_CACHE_DIR`, else
 `~/.cache/vtcr1`, the server's own default), where a later session, CI run or benchmark finds
-them: measured on two busy cores, `litellm[proxy]` takes ~70 s to ~4 min to install and
-`openai@6` from npm ~8 s; reusing them costs nothing.
+them: `litellm[proxy]` takes 2-4 min to install (the capacity benchmark's figure), `openai@6`
+from npm 4-8 s (measured on two busy cores, 2026-11-30); reusing them costs nothing.
 
 One install at a time (a file lock: several people and sessions share these machines), and a
 stamp written only after the install succeeded, naming what was installed: an interrupted
