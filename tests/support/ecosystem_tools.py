@@ -9,9 +9,9 @@ from npm 4-8 s (measured on two busy cores, 2026-11-30); reusing them costs noth
 
 One install at a time (a file lock: several people and sessions share these machines), and a
 stamp written only after the install succeeded, naming what was installed: an interrupted
-install is redone, a changed requirement reinstalls into the same place. A venv made by an
-earlier version of this code (no stamp) is brought up to date by pip in place, never deleted, so
-a benchmark using it at that moment keeps working.
+install is redone, a changed requirement reinstalls into the same place. A venv made by other
+code (no stamp, e.g. the capacity benchmark's own installer) is brought up to date by pip in place,
+never deleted, so a benchmark using it at that moment keeps working.
 """
 
 from __future__ import annotations
