@@ -43,7 +43,8 @@ async function responsesCreate() {
 }
 
 async function responsesCreateStream() {
-  const stream = await client.responses.create({ model, input, stream: true });
+  // Our response.vtc.* events go to clients that send a `vtc` object.
+  const stream = await client.responses.create({ model, input, stream: true, vtc: {} });
   const types = [], sequence = [];
   let deltas = "", final = null;
   for await (const event of stream) {
