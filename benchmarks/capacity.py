@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     report.write_json(args.out / "capacity.json", payload)
-    title = f"capacity {payload['date']}, R={args.rounds} x {args.round_tokens} tokens; "
-    title += payload["shared_cores_note"]
+    note = report.SHARED_CORES.format(cores=os.cpu_count())
+    title = f"capacity {started:%Y-%m-%d}, R={args.rounds} x {args.round_tokens} tokens\n{note}"
     report.plot(args.out / "capacity.png", rows, title)
     print(f"wrote {args.out / 'capacity.json'} and {args.out / 'capacity.png'}")
     return 0

@@ -81,8 +81,8 @@ def collect(
 ) -> Samples:
     """Pool the samples of one run; `logs` are the stand-in's streams (None: real upstream)."""
     by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for log in logs or ():
-        by_tag[log["tag"]].append(log)
+    for entry in logs or ():
+        by_tag[entry["tag"]].append(entry)
     samples = Samples()
     for request in result["requests"]:
         if request["error"]:

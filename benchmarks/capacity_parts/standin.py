@@ -164,7 +164,8 @@ class Stream:
             parts.append(
                 chunk(
                     self.head + b'{"index":0,"delta":{"role":"assistant","content":""},'
-                    b'"logprobs":null,"finish_reason":null}]%b}\n\n' % usage
+                    b'"logprobs":null,"finish_reason":null}]%b,'
+                    b'"prompt_token_ids":null,"prompt_text":null}\n\n' % usage
                 )
             )
         for n in range(self.sent + 1, due + 1):
