@@ -124,12 +124,14 @@ def plot(path: Path, rows: list[dict[str, Any]], title: str) -> None:
         ),
         ("added inter-token latency p99 (ms)", lambda r: r["itl_added_p99_ms"]),
     )
+    names = list(dict.fromkeys(r["path"] for r in rows))
+    colours = {name: f"C{i}" for i, name in enumerate(names)}
     for ax, (label, value) in zip(axes, panels, strict=True):
-        for name in dict.fromkeys(r["path"] for r in rows):
+        for name in names:
             points = [(r["concurrency"], value(r)) for r in rows if r["path"] == name]
             points = [(s, v) for s, v in points if v is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=name)
+                ax.plot(*zip(*points, strict=True), marker="o", label=name, color=colours[name])
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent VTC requests (S)")
         ax.set_title(label)

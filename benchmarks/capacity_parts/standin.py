@@ -172,8 +172,8 @@ class Stream:
             parts.append(self.token_chunk(n))
         if due == self.count:
             parts.append(self.tail())
+        now = time.monotonic()  # before the write: a loopback peer may read during it
         self.conn.write(b"".join(parts))
-        now = time.monotonic()
         for _ in range(due - self.sent):
             self.log.writes.append(now)
         self.sent = due
