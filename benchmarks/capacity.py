@@ -40,14 +40,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT), str(BENCHMARKS), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
 
-from capacity_parts import analysis, report  # noqa: E402
+from capacity_parts import analysis, report, stages  # noqa: E402
 from capacity_parts.litellm_env import litellm_version  # noqa: E402
+from capacity_parts.profiling import py_spy  # noqa: E402
 from capacity_parts.targets import (  # noqa: E402
     Target,
     direct,
     gateway_supports_workers,
     start_gateway,
     start_litellm,
+    start_relay,
     start_standin,
 )
 from capacity_parts.text import TokenIndex, reasoning_tokens  # noqa: E402
@@ -66,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round-tokens", type=int, default=384)
     parser.add_argument("--tokens-per-s", default="30-60", help="per stream: RATE or LOW-HIGH")
     parser.add_argument("--ttft-ms", type=float, default=50.0, help="the stand-in's prefill")
+    parser.add_argument("--relay", action="store_true", help="also a bare byte relay (the floor)")
+    parser.add_argument("--profile", type=int, metavar="S", help="py-spy the gateway at this S")
     parser.add_argument("--out", type=Path, default=BENCHMARKS / "results" / "capacity")
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "vtcr1")
     args = parser.parse_args(argv)
@@ -120,6 +124,28 @@ def run_client(
     return result
 
 
+def profile(targets: list[Target], args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Per gateway: the stage breakdown of its busy CPU at S = args.profile (an extra run)."""
+    out: dict[str, Any] = {}
+    s = args.profile
+    for target in [t for t in targets if t.kind == "vtc" and t.pid]:
+        measured = [r for r in ctx["rows"] if r["path"] == target.name and r["concurrency"] == s]
+        us = measured[0]["cpu"]["proxy"]["us_per_token"] if measured else None
+        raw = args.out / f"profile-{target.name}-{s}.raw"
+        with py_spy(target.pid, raw):
+            measure(target, s, args, {**ctx, "direct_rows": {}})
+        shares, total = stages.breakdown(raw)
+        print(f"\n{target.name} at S={s}: where its event loop's CPU went (py-spy, native)")
+        print("\n".join(stages.table(shares, total, us)))
+        out[target.name] = {
+            "concurrency": s,
+            "us_per_token_unprofiled": us,
+            "busy_samples": total,
+            "shares": {k: v / total for k, v in shares.most_common()},
+        }
+    return out
+
+
 def measure(
     target: Target, s: int, args: argparse.Namespace, ctx: dict[str, Any]
 ) -> dict[str, Any]:
@@ -158,6 +184,8 @@ def start_targets(
                 max_concurrency=max_s,
             )
         )
+    if args.relay:
+        targets.append(start_relay(stack, logs, upstream=upstream))
     if not args.no_litellm:
         targets.append(
             start_litellm(stack, logs, cache=args.cache_dir, upstream=upstream, model=ctx["model"])
@@ -193,56 +221,62 @@ def sweep(
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vtcr1-capacity-")))
-        ctx: dict[str, Any] = {
-            "work": work,
-            "run": 0,
-            "direct_rows": {},
-            "upstream_pid": None,
-            "standin_url": None,
-        }
-        if args.upstream_url:
-            card = upstream_card(args.upstream_url)
-            ctx["upstream"], ctx["model"] = args.upstream_url.rstrip("/"), card["id"]
-            ctx["model_dir"] = args.model or card.get("root")
-        else:
-            from server.tiny_model import ensure_tiny_model
+def start_upstream(stack: contextlib.ExitStack, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's context: a real upstream's card, or a stand-in started here."""
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vtcr1-capacity-")))
+    ctx: dict[str, Any] = {"work": work, "run": 0, "direct_rows": {}, "rows": []}
+    ctx.update(upstream_pid=None, standin_url=None, index=TokenIndex(reasoning_tokens(16384)))
+    if args.upstream_url:
+        card = upstream_card(args.upstream_url)
+        ctx.update(upstream=args.upstream_url.rstrip("/"), model=card["id"])
+        ctx["model_dir"] = args.model or card.get("root")
+        return ctx
+    from server.tiny_model import ensure_tiny_model
 
-            ctx["model_dir"] = args.model or str(ensure_tiny_model(args.cache_dir))
-            url, pid = start_standin(
-                stack,
-                work,
-                root=ctx["model_dir"],
-                tokens_per_s=args.tokens_per_s,
-                ttft_ms=args.ttft_ms,
-            )
-            ctx.update(upstream=url, model="tiny", upstream_pid=pid, standin_url=url)
-        ctx["index"] = TokenIndex(reasoning_tokens(16384))
-        targets = start_targets(stack, args, ctx)
-        started = datetime.datetime.now(datetime.UTC)
-        rows = sweep(targets, args, ctx)
+    ctx["model_dir"] = args.model or str(ensure_tiny_model(args.cache_dir))
+    url, pid = start_standin(
+        stack, work, root=ctx["model_dir"], tokens_per_s=args.tokens_per_s, ttft_ms=args.ttft_ms
+    )
+    ctx.update(upstream=url, model="tiny", upstream_pid=pid, standin_url=url)
+    return ctx
+
+
+def write_outputs(
+    args: argparse.Namespace, ctx: dict[str, Any], started: datetime.datetime, argv: list[str]
+) -> None:
+    rows = ctx["rows"]
     summary = report.headline(rows)
     report.print_headline(summary)
+    note = report.SHARED_CORES.format(cores=os.cpu_count())
     payload = {
         "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(["benchmarks/capacity.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": " ".join(["benchmarks/capacity.py", *argv]),
         "machine": report.machine(),
-        "shared_cores_note": report.SHARED_CORES.format(cores=os.cpu_count()),
+        "shared_cores_note": note,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "upstream": "stand-in" if ctx["standin_url"] else args.upstream_url,
         "litellm_version": None if args.no_litellm else litellm_version(args.cache_dir),
         "summary": summary,
+        "profile": ctx.get("profile"),
         "rows": rows,
     }
     report.write_json(args.out / "capacity.json", payload)
-    note = report.SHARED_CORES.format(cores=os.cpu_count())
     title = f"capacity {started:%Y-%m-%d}, R={args.rounds} x {args.round_tokens} tokens\n{note}"
     report.plot(args.out / "capacity.png", rows, title)
     print(f"wrote {args.out / 'capacity.json'} and {args.out / 'capacity.png'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.UTC)
+    with contextlib.ExitStack() as stack:
+        ctx = start_upstream(stack, args)
+        targets = start_targets(stack, args, ctx)
+        ctx["rows"] = sweep(targets, args, ctx)
+        if args.profile:
+            ctx["profile"] = profile(targets, args, ctx)
+    write_outputs(args, ctx, started, sys.argv[1:] if argv is None else argv)
     return 0
 
 

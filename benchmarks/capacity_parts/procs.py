@@ -90,6 +90,21 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
         time.sleep(0.2)  # a poll interval, not synchronisation
 
 
+def wait_http_any(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll until something answers at `url`, whatever the status (a POST-only route)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (urllib.error.URLError, OSError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{proc.args!r} did not start (log: {log})") from None
+        time.sleep(0.2)  # a poll interval, not synchronisation
+
+
 def free_port() -> int:
     import socket
 

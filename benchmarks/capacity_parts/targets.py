@@ -3,6 +3,8 @@
 - `direct`: the client talks to the upstream itself (R plain chat requests per VTC request);
 - `gateway` / `gateway-Nw`: `vtcr1 serve --engine openai` in front of it (one VTC request of R
   rounds; the loop renders pages between rounds), with `--workers N` when N > 1;
+- `relay`: a bare byte relay (`benchmarks/relay_floor.py`: Starlette + aiohttp, what the
+  gateway is built on, copying bytes without parsing them): the floor of this stack;
 - `litellm`: the LiteLLM proxy in front of it (R plain chat requests, like direct).
 """
 
@@ -22,7 +24,7 @@ from capacity_parts.litellm_env import (
     litellm_command,
     write_config,
 )
-from capacity_parts.procs import child, free_port, wait_http
+from capacity_parts.procs import child, free_port, wait_http, wait_http_any
 
 
 @dataclass
@@ -102,3 +104,15 @@ def start_litellm(
     proc = stack.enter_context(child(litellm_command(executable, config, port), log, LITELLM_ENV))
     wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, log)
     return Target("litellm", "chat", "127.0.0.1", port, proc.pid, authorization=MASTER_KEY)
+
+
+def start_relay(stack: contextlib.ExitStack, logs: Path, *, upstream: str) -> Target:
+    """`relay_floor.relay_app` under uvicorn (uvloop + httptools, as the gateway runs)."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "relay_floor:relay_app"]
+    command += ["--port", str(port), "--log-level", "warning"]
+    log = logs / "relay.log"
+    proc = stack.enter_context(child(command, log, {"UPSTREAM": upstream}))
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    wait_http_any(url, proc, log)
+    return Target("relay", "chat", "127.0.0.1", port, proc.pid)
