@@ -21,12 +21,23 @@ from pathlib import Path
 
 IDLE_LEAVES = ("epoll_wait", "epoll_pwait", "PyThread_acquire_lock_timed", "sem_clockwait")
 
+# Stages of a whole call: any frame of the stack decides (checked first, in this order).
+CONTEXT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("imports / first use (one-time)", ("<frozen importlib", "_find_and_load")),
+    (
+        "round end (render flush, PNG, image tokens)",
+        ("PageStream.flush", "encode_png", "image_tokens.py", "RenderedPage.png"),
+    ),
+    (
+        "next round's request (messages, PNG base64, body)",
+        ("server/engines/prompt.py", "server/loop/prompt.py", "OpenAIRemoteEngine._body"),
+    ),
+)
 # (stage, substrings of a frame "function (file:line)"), tried in order on each frame from the
 # leaf up; the first frame any rule matches decides.
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("socket write (syscall)", ("write (libc", "writev (libc", "UVStream__try_write")),
     ("socket read (syscall)", ("read (libc", "recv (libc", "uv__read")),
-    ("imports / first use (one-time)", ("<frozen importlib", "_find_and_load")),
     ("SSE decode (upstream)", ("server/engines/sse.py",)),
     (
         "JSON decode (upstream chunks)",
@@ -36,10 +47,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aiohttp (upstream HTTP)", ("aiohttp/",)),
     ("remote engine (_stream_from, _Progress)", ("server/engines/openai_remote.py",)),
     ("ThinkSplitter", ("server/loop/output.py", "output.py:")),
-    (
-        "renderer (PageStream.feed/flush, PNG, image tokens)",
-        ("renderer/", "PIL/", "libz", "image_tokens.py", "loop/events.py"),
-    ),
+    ("renderer (PageStream.feed per token)", ("renderer/", "PIL/", "libz")),
     ("loop (run_loop, _Round)", ("server/loop/runner.py", "runner.py:")),
     ("async-generator layers (service, deadline)", ("server/service.py", "server/deadline.py")),
     ("SSE chunk building (payloads, stream_events)", ("server/api/",)),
@@ -54,11 +62,25 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def stage_of(frames: list[str]) -> str:
+    for stage, needles in CONTEXT_RULES:
+        if any(needle in frame for frame in frames for needle in needles):
+            return stage
     for frame in reversed(frames):
         for stage, needles in RULES:
             if any(needle in frame for needle in needles):
-                return stage
+                return _by_caller(stage, frames)
     return "other"
+
+
+def _by_caller(stage: str, frames: list[str]) -> str:
+    """JSON work is per token only on the token path; the request body of the next round
+    (a JSON of messages and page data URLs) is per round."""
+    stack = ";".join(frames)
+    if stage.startswith("JSON encode") and "server/api/streaming.py" not in stack:
+        return "next round's request (messages, PNG base64, body)"
+    if stage.startswith("JSON decode") and "_stream_from" not in stack:
+        return "request parsing (FastAPI, pydantic)"
+    return stage
 
 
 def is_loop_thread(frames: list[str]) -> bool:
