@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round-tokens", type=int, default=384)
     parser.add_argument("--tokens-per-s", default="30-60", help="per stream: RATE or LOW-HIGH")
     parser.add_argument("--ttft-ms", type=float, default=50.0, help="the stand-in's prefill")
+    parser.add_argument(
+        "--gateway-tree",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also the gateway of another checkout (e.g. before=/work/main), side by side",
+    )
     parser.add_argument("--relay", action="store_true", help="also a bare byte relay (the floor)")
     parser.add_argument("--profile", type=int, metavar="S", help="py-spy the gateway at this S")
     parser.add_argument("--out", type=Path, default=BENCHMARKS / "results" / "capacity")
@@ -182,6 +189,19 @@ def start_targets(
                 model_dir=ctx["model_dir"],
                 workers=workers,
                 max_concurrency=max_s,
+            )
+        )
+    for spec in args.gateway_tree:
+        name, _, tree = spec.partition("=")
+        targets.append(
+            start_gateway(
+                stack,
+                logs,
+                upstream=upstream,
+                model_dir=ctx["model_dir"],
+                workers=1,
+                max_concurrency=max_s,
+                tree=(name, Path(tree).resolve()),
             )
         )
     if args.relay:

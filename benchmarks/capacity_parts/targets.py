@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -77,9 +78,11 @@ def start_gateway(
     model_dir: str,
     workers: int,
     max_concurrency: int,
+    tree: tuple[str, Path] | None = None,
 ) -> Target:
     """`vtcr1 serve` in remote mode as deployed (default log level, no GPU arguments), with
-    admission opened up to the largest S (its default, 64 running, would queue the rest)."""
+    admission opened up to the largest S (its default, 64 running, would queue the rest).
+    `tree` (name, directory): run the gateway of another checkout (before/after in one run)."""
     port = free_port()
     command = [sys.executable, "-m", "server.cli", "serve", "--engine", "openai"]
     command += ["--backend-urls", upstream, "--model", model_dir, "--port", str(port)]
@@ -88,8 +91,12 @@ def start_gateway(
     if workers > 1:
         command += ["--workers", str(workers)]
     name = "gateway" if workers == 1 else f"gateway-{workers}w"
+    env = None
+    if tree is not None:
+        name = f"{name}@{tree[0]}"
+        env = {"PYTHONPATH": os.pathsep.join([str(tree[1]), os.environ.get("PYTHONPATH", "")])}
     log = logs / f"{name}.log"
-    proc = stack.enter_context(child(command, log))
+    proc = stack.enter_context(child(command, log, env))
     wait_http(f"http://127.0.0.1:{port}/ready", proc, log)
     return Target(name, "vtc", "127.0.0.1", port, proc.pid)
 
