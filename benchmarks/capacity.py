@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=DIR",
         help="also the gateway of another checkout (e.g. before=/work/main), side by side",
     )
+    parser.add_argument("--keep-going", action="store_true", help="run every S past the knee")
     parser.add_argument("--relay", action="store_true", help="also a bare byte relay (the floor)")
     parser.add_argument("--profile", type=int, metavar="S", help="py-spy the gateway at this S")
     parser.add_argument("--out", type=Path, default=BENCHMARKS / "results" / "capacity")
@@ -236,7 +237,7 @@ def sweep(
             row = measure(target, s, args, ctx)
             rows.append(row)
             print(report.row_line(row), flush=True)
-            if row["past_knee"] and target.name != "direct":
+            if row["past_knee"] and target.name != "direct" and not args.keep_going:
                 target.knee = s
     return rows
 

@@ -37,7 +37,7 @@ from capacity_parts.http1 import LAST_CHUNK, Head, HttpError, chunk, split_head
 from capacity_parts.text import reasoning_tokens
 
 KEEP_ALIVE_S = 5.0  # uvicorn's default, which vLLM keeps
-TAG = re.compile(rb"\[capacity ([\w.-]+)\]")  # the client's mark on each question
+TAG = re.compile(rb"\[capacity ([^\]\s]+)\]")  # the client's mark on each question
 
 
 @dataclass(frozen=True)
