@@ -44,10 +44,14 @@ def _cpu(process: psutil.Process, *, with_reaped: bool) -> float:
 
 @contextlib.contextmanager
 def child(
-    command: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+    command: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A child in its own process group (SIGTERM to the group on exit, SIGKILL if it lingers),
-    its output in `log`."""
+    its output in `log`. `python -m` puts the working directory first on sys.path, so a
+    gateway from another checkout runs in that checkout."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             list(command),
@@ -55,6 +59,7 @@ def child(
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
             start_new_session=True,
         )
     try:

@@ -91,12 +91,12 @@ def start_gateway(
     if workers > 1:
         command += ["--workers", str(workers)]
     name = "gateway" if workers == 1 else f"gateway-{workers}w"
-    env = None
+    env, cwd = None, None
     if tree is not None:
-        name = f"{name}@{tree[0]}"
-        env = {"PYTHONPATH": os.pathsep.join([str(tree[1]), os.environ.get("PYTHONPATH", "")])}
+        name, cwd = f"{name}@{tree[0]}", tree[1]
+        env = {"PYTHONPATH": os.pathsep.join([str(cwd), os.environ.get("PYTHONPATH", "")])}
     log = logs / f"{name}.log"
-    proc = stack.enter_context(child(command, log, env))
+    proc = stack.enter_context(child(command, log, env, cwd))
     wait_http(f"http://127.0.0.1:{port}/ready", proc, log)
     return Target(name, "vtc", "127.0.0.1", port, proc.pid)
 
