@@ -41,7 +41,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SSE decode (upstream)", ("server/engines/sse.py",)),
     (
         "JSON decode (upstream chunks)",
-        ("json/decoder.py", "scan_once", "_parse_object", "loads (json"),
+        ("json/decoder.py", "scan_once", "_parse_object", "loads (json", "orjson"),
     ),
     ("JSON encode (SSE out)", ("json/encoder.py", "encoder_", "dumps (json")),
     ("aiohttp (upstream HTTP)", ("aiohttp/",)),
