@@ -89,7 +89,11 @@ def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_headline(summary: dict[str, Any]) -> None:
-    print(f"\nknee: added p99 inter-token latency > {KNEE_ITL_P99_MS:g} ms or any error")
+    print(
+        f"\nknee: added p99 inter-token latency > {KNEE_ITL_P99_MS:g} ms (> {KNEE_ITL_P99_MS:g} ms"
+        " above direct's where direct's own passes it: a machine busy with other work)"
+        " or any error"
+    )
     for path, h in summary.items():
         knee = h["knee_concurrency"]
         where = f"knee at S={knee}" if knee else "no knee in the S tried"
