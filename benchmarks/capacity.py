@@ -272,7 +272,7 @@ def write_outputs(
     payload = {
         "date": started.isoformat(timespec="seconds"),
         "command": " ".join(["benchmarks/capacity.py", *argv]),
-        "machine": report.machine(),
+        "machine": ctx["machine"],
         "shared_cores_note": note,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "upstream": "stand-in" if ctx["standin_url"] else args.upstream_url,
@@ -291,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = datetime.datetime.now(datetime.UTC)
+    machine = report.machine()  # the load average before this run's own processes start
     with contextlib.ExitStack() as stack:
         ctx = start_upstream(stack, args)
+        ctx["machine"] = machine
         targets = start_targets(stack, args, ctx)
         ctx["rows"] = sweep(targets, args, ctx)
         if args.profile:

@@ -29,7 +29,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
-        "load_avg_at_start": os.getloadavg(),
+        "load_avg": os.getloadavg(),
     }
 
 
@@ -141,6 +141,7 @@ def plot(path: Path, rows: list[dict[str, Any]], title: str) -> None:
         ax.set_title(label)
         ax.grid(alpha=0.3)
     axes[2].axhline(KNEE_ITL_P99_MS, color="grey", linestyle="--", label="knee")
+    axes[2].set_yscale("symlog", linthresh=KNEE_ITL_P99_MS)
     axes[0].legend()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
