@@ -136,7 +136,9 @@ def profile(targets: list[Target], args: argparse.Namespace, ctx: dict[str, Any]
     """Per gateway: the stage breakdown of its busy CPU at S = args.profile (an extra run)."""
     out: dict[str, Any] = {}
     s = args.profile
-    for target in [t for t in targets if t.kind == "vtc" and t.pid]:
+    for target in targets:
+        if target.kind != "vtc" or target.pid is None:
+            continue
         measured = [r for r in ctx["rows"] if r["path"] == target.name and r["concurrency"] == s]
         us = measured[0]["cpu"]["proxy"]["us_per_token"] if measured else None
         raw = args.out / f"profile-{target.name}-{s}.raw"
