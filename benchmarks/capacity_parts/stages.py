@@ -30,7 +30,12 @@ CONTEXT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "next round's request (messages, PNG base64, body)",
-        ("server/engines/prompt.py", "server/loop/prompt.py", "OpenAIRemoteEngine._body"),
+        (
+            "server/engines/prompt.py",
+            "server/loop/prompt.py",
+            "server/engines/remote_request.py",
+            "OpenAIRemoteEngine._body",
+        ),
     ),
 )
 # (stage, substrings of a frame "function (file:line)"), tried in order on each frame from the
@@ -45,7 +50,15 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("JSON encode (SSE out)", ("json/encoder.py", "encoder_", "dumps (json")),
     ("aiohttp (upstream HTTP)", ("aiohttp/",)),
-    ("remote engine (_stream_from, _Progress)", ("server/engines/openai_remote.py",)),
+    (
+        "remote engine (stream reading, progress)",
+        (
+            "server/engines/openai_remote.py",
+            "server/engines/remote_stream.py",
+            "server/engines/remote_attempt.py",
+            "server/engines/routing.py",
+        ),
+    ),
     ("ThinkSplitter", ("server/loop/output.py", "output.py:")),
     ("renderer (PageStream.feed per token)", ("renderer/", "PIL/", "libz")),
     ("loop (run_loop, _Round)", ("server/loop/runner.py", "runner.py:")),
@@ -78,7 +91,8 @@ def _by_caller(stage: str, frames: list[str]) -> str:
     stack = ";".join(frames)
     if stage.startswith("JSON encode") and "server/api/streaming.py" not in stack:
         return "next round's request (messages, PNG base64, body)"
-    if stage.startswith("JSON decode") and "_stream_from" not in stack:
+    upstream = ("_stream_from", "StreamProgress", "stream_attempt")
+    if stage.startswith("JSON decode") and not any(name in stack for name in upstream):
         return "request parsing (FastAPI, pydantic)"
     return stage
 
