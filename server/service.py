@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 
 from renderer import RendererError
 from server.admission import Admission
@@ -36,6 +37,11 @@ from server.metrics import Metrics
 log = logging.getLogger("vtcr1.service")
 
 
+@dataclass
+class _Outcome:
+    status: str = "cancelled"  # until the loop's result says otherwise
+
+
 class ChatService:
     def __init__(
         self,
@@ -57,15 +63,52 @@ class ChatService:
         self.on_engine_error = on_engine_error
 
     async def run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
+        """The loop's events, admitted, timed out, observed and with errors mapped: one
+        generator around the loop (each layer costs every token ~1 us)."""
+        mode = request.options.mode
         slot = self.admission.slot() if self.admission is not None else contextlib.nullcontext()
+        admitted = False
         try:
-            async with slot, aclosing(self._run(request)) as events:
-                async for event in events:
-                    yield event
+            async with slot:
+                admitted = True
+                async with self._accounted(mode) as outcome:
+                    loop = run_loop(request, self.engine, page_sink=self.page_sink)
+                    if self.request_timeout_s is not None:
+                        loop = within_deadline(loop, self.request_timeout_s)
+                    async with aclosing(loop) as events:
+                        async for event in events:
+                            if isinstance(event, RoundFinished):
+                                self.metrics.observe_round(self.model, mode, event.stats)
+                            elif isinstance(event, LoopResult):
+                                event = await self._with_answer_tokens(event)
+                                self.metrics.observe_result(self.model, event)
+                                outcome.status = "ok"
+                            yield event
         except Overloaded:
-            # Only admission raises it: the request was refused before anything ran.
-            self.metrics.requests.labels(self.model, request.options.mode, "rejected").inc()
+            if not admitted:  # refused by admission before anything ran
+                self.metrics.requests.labels(self.model, mode, "rejected").inc()
             raise
+
+    @contextlib.asynccontextmanager
+    async def _accounted(self, mode: str) -> AsyncIterator[_Outcome]:
+        """In flight while it runs; counted by outcome when it ends; failures mapped."""
+        in_flight = self.metrics.requests_in_flight.labels(self.model)
+        in_flight.inc()
+        outcome = _Outcome()
+        try:
+            yield outcome
+        except DeadlineExceeded:
+            outcome.status = "timeout"
+            raise
+        except VtcError:
+            outcome.status = "error"
+            raise
+        except (EngineError, PromptTooLarge, RendererError) as exc:
+            outcome.status = "error"
+            raise self._mapped(exc) from exc
+        finally:
+            in_flight.dec()
+            self.metrics.requests.labels(self.model, mode, outcome.status).inc()
 
     async def _with_answer_tokens(self, result: LoopResult) -> LoopResult:
         """Count the answer's tokens, so usage can tell reasoning tokens from the answer's."""
@@ -73,37 +116,6 @@ class ChatService:
             return result
         tokens = await self.engine.tokenize(result.answer, add_special_tokens=False)
         return dataclasses.replace(result, answer_tokens=min(len(tokens), result.completion_tokens))
-
-    async def _run(self, request: LoopRequest) -> AsyncGenerator[LoopEvent, None]:
-        mode = request.options.mode
-        in_flight = self.metrics.requests_in_flight.labels(self.model)
-        in_flight.inc()
-        status = "cancelled"
-        loop = run_loop(request, self.engine, page_sink=self.page_sink)
-        if self.request_timeout_s is not None:
-            loop = within_deadline(loop, self.request_timeout_s)
-        try:
-            async with aclosing(loop) as events:
-                async for event in events:
-                    if isinstance(event, RoundFinished):
-                        self.metrics.observe_round(self.model, mode, event.stats)
-                    elif isinstance(event, LoopResult):
-                        event = await self._with_answer_tokens(event)
-                        self.metrics.observe_result(self.model, event)
-                        status = "ok"
-                    yield event
-        except DeadlineExceeded:
-            status = "timeout"
-            raise
-        except VtcError:
-            status = "error"
-            raise
-        except (EngineError, PromptTooLarge, RendererError) as exc:
-            status = "error"
-            raise self._mapped(exc) from exc
-        finally:
-            in_flight.dec()
-            self.metrics.requests.labels(self.model, mode, status).inc()
 
     def _mapped(self, exc: Exception) -> VtcError:
         """The engine's, the loop's and the renderer's failures as the API's errors."""

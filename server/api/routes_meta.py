@@ -14,14 +14,17 @@ from server.errors import EngineUnavailable
 router = APIRouter()
 
 
-# Probes answer HEAD too (some load balancers and uptime checkers send it).
-@router.api_route("/health", methods=["GET", "HEAD"])
+# Probes answer HEAD too (some load balancers and uptime checkers send it); one operation each
+# in the OpenAPI document (a GET and HEAD route shared one operation id).
+@router.head("/health", include_in_schema=False)
+@router.get("/health")
 async def health() -> dict[str, str]:
     """The process is up (liveness)."""
     return {"status": "ok"}
 
 
-@router.api_route("/ready", methods=["GET", "HEAD"])
+@router.head("/ready", include_in_schema=False)
+@router.get("/ready")
 async def ready(state: State) -> JSONResponse:
     """The engine is loaded and answers its health check, the server is not draining and the
     engine has not died (readiness)."""

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
 from typing import Any
 
+import httpx
 from PIL import Image
 
+from server.api.app import create_app
 from server.settings import Settings
 from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
+from tests.loop.scripted import ScriptedEngine
+from tests.reliability.support import Turnstile
+from tests.support.live_server import serving
 from tests.support.prometheus import metric
 
 UNFINISHED = "let me think about this problem step by step carefully " * 20
@@ -191,14 +197,34 @@ async def test_stream_pages_sends_each_page_once_as_it_is_made(make_client: Any)
         with Image.open(io.BytesIO(raw)) as image:
             assert image.size == (page["width"], page["height"])
         assert page["vision_tokens"] > 0
-    # Mid-round: round 1's first page comes before round 1's last reasoning chunk.
-    reasoning_at = [
-        i
-        for i, c in enumerate(chunks)
-        if c["choices"] and c["choices"][0]["delta"].get("reasoning")
-    ]
-    round_one_end = chunks.index(next(c for c in chunks if c.get("vtc", {}).get("round") == 1))
-    assert page_at[0] < max(i for i in reasoning_at if i < round_one_end)
+
+
+async def test_a_page_goes_out_while_its_round_is_still_generating() -> None:
+    """The engine is held after enough tokens for one page; that page must reach the client
+    while the engine waits (its encoding runs in a thread, raced against the next token)."""
+    gate = Turnstile()
+    engine = ScriptedEngine([UNFINISHED * 15, FINAL], gate=gate)
+    app = create_app(Settings(round_max_tokens=8192), engine=engine)  # type: ignore[arg-type]
+    gate.allow(len(UNFINISHED.split()) * 10)  # ~1.6 pages of text, short of the round (2.4)
+    request = body(stream=True, vtc={"stream_pages": True})
+    # A real server: httpx's ASGI transport would hand over the body only once it is complete.
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as client,
+        client.stream("POST", "/v1/chat/completions", json=request) as response,
+    ):
+        payloads = sse_payloads(response)
+        async with asyncio.timeout(60):  # a deadline for a page that never comes
+            async for payload in payloads:
+                chunk = json.loads(payload)
+                if "page" in chunk.get("vtc", {}):
+                    break
+        assert chunk["vtc"]["page"]["round"] == 1
+        await gate.until_waiting()
+        assert engine.running == {"chatcmpl-" + chunk["id"].removeprefix("chatcmpl-") + "-1"}
+        gate.set()
+        rest = [p async for p in payloads]
+    assert rest[-1] == "[DONE]"
 
 
 async def test_without_stream_pages_no_page_chunks(make_client: Any) -> None:
