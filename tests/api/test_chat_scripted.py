@@ -204,7 +204,7 @@ async def test_a_page_goes_out_while_its_round_is_still_generating() -> None:
     while the engine waits (its encoding runs in a thread, raced against the next token)."""
     gate = Turnstile()
     engine = ScriptedEngine([UNFINISHED * 15, FINAL], gate=gate)
-    app = create_app(Settings(round_max_tokens=8192), engine=engine)  # type: ignore[arg-type]
+    app = create_app(Settings(round_max_tokens=8192), engine=engine)
     gate.allow(len(UNFINISHED.split()) * 10)  # ~1.6 pages of text, short of the round (2.4)
     request = body(stream=True, vtc={"stream_pages": True})
     # A real server: httpx's ASGI transport would hand over the body only once it is complete.
