@@ -22,16 +22,11 @@ from server.engine_watch import EngineWatch
 from server.engines.base import EngineError
 from server.settings import Settings
 from tests.reliability.conftest import AppClient, running
-from tests.reliability.support import (
-    DyingEngine,
-    RoundEngine,
-    Turnstile,
-    assert_openai_error,
-    chat,
-    eventually,
-)
+from tests.reliability.support import DyingEngine, assert_openai_error, chat
 from tests.support.fake_replicas import FakeReplicas, GateOnFirstDelta
 from tests.support.prometheus import metric
+from tests.support.scripted import RoundEngine, Turnstile
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,9 +20,11 @@ import psutil
 from server.api.app import create_app
 from server.loop.events import RenderedPage
 from server.settings import Settings
-from tests.reliability.support import THINKING, RoundEngine, chat, eventually
+from tests.reliability.support import chat
 from tests.support.live_server import serving
 from tests.support.prometheus import metric
+from tests.support.scripted import THINKING, RoundEngine
+from tests.support.waiting import eventually
 
 REQUESTS = 64
 CANCELLED = REQUESTS // 4
