@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support
+
 from server.settings import VTC_SYSTEM_PROMPT
 
 QUESTION = "What is the sum of the first 20 odd numbers?"
@@ -145,8 +147,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def bench(args: argparse.Namespace) -> int:
-    from server.engines.vllm_process import VllmServer, free_port
     from server.tiny_model import ensure_tiny_model
+    from tests.support.vllm_process import VllmServer, free_port
 
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
     model = str(ensure_tiny_model(cache))

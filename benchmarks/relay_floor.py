@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support
+
 
 def relay_app() -> Starlette:
     """The relay; `uvicorn --factory relay_floor:relay_app`, upstream from $UPSTREAM. It uses
@@ -55,8 +57,8 @@ def relay_app() -> Starlette:
 async def bench(args: argparse.Namespace) -> int:
     from overhead import child_process, compare, direct_body, report, wait_listening
 
-    from server.engines.vllm_process import VllmServer, free_port
     from server.tiny_model import ensure_tiny_model
+    from tests.support.vllm_process import VllmServer, free_port
 
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="vtcr1-bench-"))
     model = str(ensure_tiny_model(cache))

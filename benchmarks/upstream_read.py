@@ -21,13 +21,16 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import cast
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support
+
 from server.engines.base import ChatMessage, GenerationParams, ModelInfo, TextPart
 from server.engines.openai_remote import OpenAIRemoteEngine
-from server.engines.vllm_process import free_port
+from tests.support.vllm_process import free_port
 
 REPLICA = """
 import asyncio, json, sys

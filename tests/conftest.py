@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from server.engines.vllm_local import VllmLocalEngine
-from server.engines.vllm_process import TEST_ENV, VllmServer, group_alive
 from server.settings import Settings
+from tests.support.vllm_process import TEST_ENV, VllmServer, group_alive
 
 # Before anything imports vLLM: small KV cache, loopback, offline, no telemetry.
 for _key, _value in TEST_ENV.items():

@@ -21,12 +21,14 @@ class Source:
     def __init__(self, ready: int, stall: asyncio.Event | None = None) -> None:
         self.ready = ready
         self.stall = stall or asyncio.Event()
+        self.stalled = asyncio.Event()  # set once the source waits on `stall`
         self.closed = False
 
     async def events(self) -> AsyncGenerator[int, None]:
         try:
             for i in range(self.ready):
                 yield i
+            self.stalled.set()
             await self.stall.wait()
             yield -1
         finally:
@@ -63,8 +65,7 @@ async def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
             pass
 
     task = asyncio.create_task(consume())
-    for _ in range(3):
-        await asyncio.sleep(0)  # let it reach its wait
+    await source.stalled.wait()  # the consumer is waiting for the next event
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from server.api.app import create_app
 from server.settings import Settings
-from tests.loop.scripted import ScriptedEngine
+from tests.support.scripted import ScriptedEngine
 
 SCRIPTED_MODEL = "scripted"
 

@@ -17,8 +17,9 @@ import pytest
 
 from server.api.app import create_app, start_draining
 from server.settings import Settings
-from tests.reliability.support import RoundEngine, assert_openai_error, chat
+from tests.reliability.support import assert_openai_error, chat
 from tests.support.live_server import serving
+from tests.support.scripted import RoundEngine
 
 APP_ORIGIN = "https://app.example"
 KEY = "sk-cors-test"

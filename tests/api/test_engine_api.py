@@ -20,11 +20,11 @@ from PIL import Image
 
 from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
-from server.engines.vllm_process import VllmServer
 from server.settings import Settings
 from tests.conftest import SERVED_NAME
 from tests.support.live_server import serving
 from tests.support.prometheus import metric
+from tests.support.vllm_process import VllmServer
 
 pytestmark = pytest.mark.engine
 

@@ -17,7 +17,7 @@ from server.api.app import create_app
 from server.engines.base import Engine
 from server.metrics import MODES, REQUEST_STATUSES, Metrics
 from server.settings import Settings
-from tests.reliability.support import MODEL, RoundEngine
+from tests.support.scripted import MODEL, RoundEngine
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 _BY_MODE = {

@@ -14,7 +14,7 @@ from PIL import Image
 
 from server.engines.base import ImagePart, TextPart
 from tests.api.conftest import SCRIPTED_MODEL, scripted_app
-from tests.loop.scripted import ScriptedEngine
+from tests.support.scripted import ScriptedEngine
 
 UNFINISHED = "let me think about this problem step by step carefully " * 20
 FINAL = "so it is five </think> The answer is 5. <answer>5</answer>"

@@ -11,11 +11,11 @@ import pytest
 
 from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
-from server.engines.vllm_process import VllmServer
 from server.settings import Settings
 from tests.api.conftest import SCRIPTED_MODEL
 from tests.conftest import SERVED_NAME
 from tests.support.live_server import serving
+from tests.support.vllm_process import VllmServer
 
 TEXT = "Compute 17 * 23, then explain </think> <answer>391</answer>"
 MESSAGES = [

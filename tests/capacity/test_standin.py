@@ -21,8 +21,8 @@ import pytest
 
 from server.engines.base import ChatMessage, GenerationParams, ModelInfo, TextPart
 from server.engines.openai_remote import OpenAIRemoteEngine
-from server.engines.vllm_process import VllmServer, free_port
 from tests.conftest import SERVED_NAME
+from tests.support.vllm_process import VllmServer, free_port
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]

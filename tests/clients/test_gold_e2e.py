@@ -17,8 +17,8 @@ from clients.datasets import load_problems
 from server.api.app import create_app
 from server.settings import Settings
 from tests.clients.conftest import DATA
-from tests.loop.scripted import ScriptedEngine
 from tests.support.live_server import live_server
+from tests.support.scripted import ScriptedEngine
 
 UNFINISHED = "let me think about this problem step by step carefully"
 

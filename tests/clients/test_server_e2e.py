@@ -14,8 +14,8 @@ from clients import bench, chat
 from server.api.app import create_app
 from server.settings import Settings
 from tests.clients.page_contract import check_page_stream, sse_chunks
-from tests.loop.scripted import ScriptedEngine
 from tests.support.live_server import live_server
+from tests.support.scripted import ScriptedEngine
 
 UNFINISHED = "let me think about this problem step by step carefully " * 8
 FINAL = "so it is five </think> The answer is 5. <answer>5</answer>"

@@ -1,5 +1,5 @@
 """Every `vllm serve` the deployment starts gets the flags the gateway's remote engine relies on,
-the same ones as the project's own tested replica (`server.engines.vllm_process.serve_args`)."""
+the same ones as the project's own tested replica (`tests.support.vllm_process.serve_args`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from server.engines.vllm_process import serve_args
 from tests.deploy.test_compose import compose_config
 from tests.deploy.test_k8s import env_of, objects
+from tests.support.vllm_process import serve_args
 
 
 def flags(argv: list[str]) -> dict[str, str]:

@@ -32,11 +32,11 @@ from server.engines.base import (
 from server.engines.factory import create_remote_engine
 from server.engines.openai_remote import OpenAIRemoteEngine
 from server.engines.vllm_local import VllmLocalEngine
-from server.engines.vllm_process import VllmServer
 from server.settings import Settings
 from server.tiny_model.build import VOCAB_SIZE
 from tests.conftest import SERVED_NAME
 from tests.engines.pages import page, vtc_messages
+from tests.support.vllm_process import VllmServer
 
 pytestmark = pytest.mark.engine
 

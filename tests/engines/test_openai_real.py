@@ -17,11 +17,11 @@ from server.engines.base import GenerationDelta, GenerationParams
 from server.engines.factory import create_remote_engine
 from server.engines.openai_remote import OpenAIRemoteEngine
 from server.engines.vllm_local import VllmLocalEngine
-from server.engines.vllm_process import VllmServer, free_port
 from server.settings import Settings
 from tests.conftest import SERVED_NAME, TEST_MAX_MODEL_LEN
 from tests.engines.pages import page, vtc_messages
 from tests.engines.test_vllm_local import expected_prompt_tokens
+from tests.support.vllm_process import VllmServer, free_port
 
 pytestmark = pytest.mark.engine
 

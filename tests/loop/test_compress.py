@@ -13,7 +13,7 @@ from server.loop.compress import PromptTooLarge
 from server.loop.events import LoopEvent, LoopResult, PageRendered
 from server.loop.request import CompressInput, LoopOptions, LoopRequest
 from server.loop.runner import run_loop
-from tests.loop.scripted import IMAGE_TOKENS, ScriptedEngine, tokens_of
+from tests.support.scripted import IMAGE_TOKENS, ScriptedEngine, tokens_of
 
 DOCUMENT = "The committee met on Tuesday to review the budget and the plan. " * 300  # ~3.6k words
 QUESTION = "What did the committee review?"

@@ -20,7 +20,7 @@ from server.loop.events import (
 from server.loop.request import LoopOptions, LoopRequest, Sampling
 from server.loop.runner import PageSink, run_loop
 from server.settings import VTC_SYSTEM_PROMPT
-from tests.loop.scripted import IMAGE_TOKENS, ScriptedEngine
+from tests.support.scripted import IMAGE_TOKENS, ScriptedEngine
 
 QUESTION = "What is 2 + 3 ?"
 

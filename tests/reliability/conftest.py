@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from server.api.app import create_app
 from server.settings import Settings
-from tests.reliability.support import RoundEngine
+from tests.support.scripted import RoundEngine
 
 AppClient = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 

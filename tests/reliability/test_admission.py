@@ -11,14 +11,10 @@ import pytest
 from server.admission import Admission
 from server.errors import Overloaded
 from tests.reliability.conftest import AppClient
-from tests.reliability.support import (
-    RoundEngine,
-    Turnstile,
-    assert_openai_error,
-    chat,
-    eventually,
-)
+from tests.reliability.support import assert_openai_error, chat
 from tests.support.prometheus import metric
+from tests.support.scripted import RoundEngine, Turnstile
+from tests.support.waiting import eventually
 
 
 async def test_admission_bounds_running_and_queued_fifo() -> None:
@@ -126,4 +122,4 @@ async def test_deadline_mid_stream_is_an_in_band_error(app_client: AppClient) ->
     assert "ran out of time" in str(error["message"])
     reasoning = [json.loads(p) for p in payloads[1:-2]]
     assert any(c["choices"] and c["choices"][0]["delta"].get("reasoning") for c in reasoning)
-    assert engine.running == set() and engine.aborted == [engine.calls[-1]]
+    assert engine.running == set() and engine.aborted == [engine.calls[-1].request_id]

@@ -14,7 +14,8 @@ from server.api.app import create_app
 from server.api.auth import ApiKeyAuth, load_key_digests
 from server.settings import Settings
 from tests.reliability.conftest import AppClient
-from tests.reliability.support import RoundEngine, assert_openai_error, chat
+from tests.reliability.support import assert_openai_error, chat
+from tests.support.scripted import RoundEngine
 
 KEY_A = "sk-alpha-1c0ffee-do-not-log"
 KEY_B = "sk-bravo-2c0ffee-do-not-log"

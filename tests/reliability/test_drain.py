@@ -8,39 +8,20 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 
 from server.api.app import create_app, start_draining
-from server.serve import DrainingServer, build_server
+from server.serve import build_server
 from server.settings import Settings
 from tests.reliability.conftest import running
-from tests.reliability.support import RoundEngine, Turnstile, assert_openai_error, chat
+from tests.reliability.support import assert_openai_error, chat
+from tests.support.live_server import in_thread
+from tests.support.scripted import RoundEngine, Turnstile
+from tests.support.waiting import wait_until
 
 URL = "/v1/chat/completions"
-
-
-@contextlib.contextmanager
-def in_thread(server: DrainingServer) -> Iterator[tuple[str, threading.Thread]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", thread
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def refused(base: str) -> bool:
@@ -49,13 +30,6 @@ def refused(base: str) -> bool:
     except httpx.TransportError:
         return True
     return False
-
-
-def wait_until(predicate: object, what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 async def test_draining_app_refuses_new_work_with_503() -> None:
@@ -86,7 +60,7 @@ def test_sigterm_lets_a_stream_in_flight_finish() -> None:
             started = time.monotonic()
             server.handle_exit(signal.SIGTERM, None)
             assert app.state.vtc.draining  # /ready fails from this moment
-            wait_until(lambda: refused(base), "the listener to close")
+            wait_until(lambda: refused(base), what="the listener to close")
             assert engine.loop is not None
             engine.loop.call_soon_threadsafe(gate.set)
             rest = [line[6:] for line in lines if line.startswith("data: ")]

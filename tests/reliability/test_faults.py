@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,11 @@ from server.engine_watch import EngineWatch
 from server.engines.base import EngineError
 from server.settings import Settings
 from tests.reliability.conftest import AppClient, running
-from tests.reliability.support import (
-    DyingEngine,
-    RoundEngine,
-    Turnstile,
-    assert_openai_error,
-    chat,
-    eventually,
-)
+from tests.reliability.support import DyingEngine, assert_openai_error, chat
 from tests.support.fake_replicas import FakeReplicas, GateOnFirstDelta
 from tests.support.prometheus import metric
+from tests.support.scripted import RoundEngine, Turnstile
+from tests.support.waiting import eventually, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +102,13 @@ async def test_fatal_flag_and_retryable_failures() -> None:
     assert deaths == ["engine core died"] and watch.dead == "engine core died"
 
 
+def is_ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ready", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def test_the_process_exits_1_when_the_engine_dies() -> None:
     """`vtcr1 serve`'s own path (`server.serve.serve`) in a child process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -123,15 +124,7 @@ def test_the_process_exits_1_when_the_engine_dies() -> None:
         assert child.stdout is not None
         port = int(child.stdout.readline().strip())
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the child server did not become ready"
-            time.sleep(0.05)
+        wait_until(lambda: is_ready(base), timeout_s=60, what="the child to be ready", poll_s=0.05)
         response = httpx.post(f"{base}/v1/chat/completions", json=chat(), timeout=30)
         assert response.status_code == 502
         assert child.wait(timeout=30) == 1

@@ -22,8 +22,8 @@ from server.api.protocol.chat import ChatCompletionRequest
 from server.api.strict_json import MAX_DEPTH, parse_json
 from server.errors import VtcError
 from server.settings import Settings
-from tests.reliability.support import MODEL, RoundEngine
 from tests.support.live_server import live_server
+from tests.support.scripted import MODEL, RoundEngine
 
 FUZZ_SETTINGS = Settings(max_input_images=4, max_image_pixels=512 * 512)
 APP = create_app(FUZZ_SETTINGS, engine=RoundEngine(1))

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.reliability.conftest import AppClient
-from tests.reliability.support import MODEL, RoundEngine, assert_openai_error
+from tests.reliability.support import assert_openai_error
+from tests.support.scripted import MODEL, RoundEngine
 
 USER = '[{"role": "user", "content": "hi"}]'
 

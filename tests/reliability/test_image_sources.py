@@ -20,8 +20,9 @@ from server.errors import InvalidRequest, PayloadTooLarge
 from server.media.addresses import refusal
 from server.media.remote import RemoteFetcher, host_allowed
 from tests.reliability.conftest import AppClient
-from tests.reliability.support import MODEL, RoundEngine, assert_openai_error
+from tests.reliability.support import assert_openai_error
 from tests.support.live_server import serving
+from tests.support.scripted import MODEL, RoundEngine
 
 
 def png_bytes(size: tuple[int, int] = (24, 16)) -> bytes:

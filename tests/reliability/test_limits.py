@@ -12,7 +12,8 @@ import zlib
 from PIL import Image
 
 from tests.reliability.conftest import AppClient
-from tests.reliability.support import MODEL, RoundEngine, assert_openai_error, chat
+from tests.reliability.support import assert_openai_error, chat
+from tests.support.scripted import MODEL, RoundEngine
 
 
 def data_url(raw: bytes, mime: str = "image/png") -> str:

@@ -16,9 +16,10 @@ from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
 from tests.conftest import SERVED_NAME
-from tests.reliability.test_load import REQUESTS, Outcome, rss_mb
+from tests.reliability.test_load import REQUESTS, Outcome, older_objects_frozen, rss_mb
 from tests.support.live_server import serving
 from tests.support.prometheus import metric
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.engine
 CANCELLED = REQUESTS // 4
@@ -75,32 +76,34 @@ async def test_64_streams_on_the_real_engine_with_a_quarter_cancelled(
     )
     rng = random.Random(11)
     limits = httpx.Limits(max_connections=2 * REQUESTS, max_keepalive_connections=2 * REQUESTS)
-    async with (
-        serving(app) as base,
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client,
-    ):
-        warm = Outcome()
-        await asyncio.gather(*(one(client, None, warm) for _ in range(4)))
-        assert warm.completed == 4, warm.errors
-        per_request = warm.chunks // 4
-        rss = [rss_mb()]
-        figures = []
-        for _ in range(2):
-            started = time.monotonic()
-            outcome = await wave(client, rng, per_request)
-            elapsed = time.monotonic() - started
-            deadline = time.monotonic() + 60
-            while vllm_engine.num_unfinished_requests():
-                assert time.monotonic() < deadline, "vLLM still has requests"
-                await asyncio.sleep(0.01)
-            text = (await client.get("/metrics")).text
-            assert outcome.errors == []
-            assert outcome.completed == REQUESTS - CANCELLED
-            assert outcome.cancelled == CANCELLED
-            assert metric(text, "vtcr1_requests_in_flight") == 0
-            assert metric(text, "vllm:num_requests_running") == 0
-            rss.append(rss_mb())
-            figures.append((outcome, elapsed))
+    with older_objects_frozen():
+        async with (
+            serving(app) as base,
+            httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client,
+        ):
+            warm = Outcome()
+            await asyncio.gather(*(one(client, None, warm) for _ in range(4)))
+            assert warm.completed == 4, warm.errors
+            per_request = warm.chunks // 4
+            rss = [rss_mb()]
+            figures = []
+            for _ in range(2):
+                started = time.monotonic()
+                outcome = await wave(client, rng, per_request)
+                elapsed = time.monotonic() - started
+                await eventually(
+                    lambda: not vllm_engine.num_unfinished_requests(),
+                    timeout_s=60,
+                    what="vLLM to have no request left",
+                )
+                text = (await client.get("/metrics")).text
+                assert outcome.errors == []
+                assert outcome.completed == REQUESTS - CANCELLED
+                assert outcome.cancelled == CANCELLED
+                assert metric(text, "vtcr1_requests_in_flight") == 0
+                assert metric(text, "vllm:num_requests_running") == 0
+                rss.append(rss_mb())
+                figures.append((outcome, elapsed))
     for n, (outcome, elapsed) in enumerate(figures, 1):
         print(
             f"\nreal-engine load wave {n}: {REQUESTS} streams, {outcome.cancelled} cancelled, "

@@ -1,4 +1,5 @@
-"""Launch a `vllm serve` replica as a child process (tests, benchmarks, local multi-replica runs).
+"""Launch a `vllm serve` replica as a child process, for tests, benchmarks and checks (the
+product never starts one: its remote engine talks to replicas someone else runs).
 
 The replica runs in its own process group (vLLM forks an engine core and workers under it), so
 `stop()` can end the whole tree with one signal and nothing outlives the caller. Readiness is a
