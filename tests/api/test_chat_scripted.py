@@ -14,10 +14,9 @@ from PIL import Image
 from server.api.app import create_app
 from server.settings import Settings
 from tests.api.conftest import SCRIPTED_MODEL, sse_payloads
-from tests.loop.scripted import ScriptedEngine
-from tests.reliability.support import Turnstile
 from tests.support.live_server import serving
 from tests.support.prometheus import metric
+from tests.support.scripted import ScriptedEngine, Turnstile
 
 UNFINISHED = "let me think about this problem step by step carefully " * 20
 FINAL = "so it is five </think> The answer is 5. <answer>5</answer>"
