@@ -27,6 +27,7 @@ from server.engines.base import (
     ModelInfo,
     stop_cause,
 )
+from server.engines.engine_args import build_engine_args
 from server.engines.image_tokens import ImageTokenCounter
 from server.engines.prompt import image_overhead_tokens, prompt_images
 from server.engines.tokenizer import ModelTokenizer
@@ -49,27 +50,6 @@ def apply_cpu_defaults(environ: MutableMapping[str, str] = os.environ) -> bool:
     environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
     return True
-
-
-def engine_kwargs(settings: Settings, model: str) -> dict[str, Any]:
-    """`AsyncEngineArgs` keyword arguments from the settings (one place for both engines)."""
-    kwargs: dict[str, Any] = {
-        "model": model,
-        "dtype": settings.dtype,
-        "max_model_len": settings.max_model_len,
-        # Pages are images; videos never come, so vLLM need not profile one.
-        "limit_mm_per_prompt": {"image": settings.max_images_per_prompt, "video": 0},
-        "enable_prefix_caching": settings.enable_prefix_caching,
-        "mm_processor_kwargs": dict(settings.mm_processor_kwargs) or None,
-        "tensor_parallel_size": settings.tensor_parallel_size,
-        "pipeline_parallel_size": settings.pipeline_parallel_size,
-        "gpu_memory_utilization": settings.gpu_memory_utilization,
-        "enforce_eager": settings.enforce_eager,
-        "max_num_seqs": settings.max_num_seqs,
-    }
-    if settings.served_model_name:
-        kwargs["served_model_name"] = settings.served_model_name
-    return kwargs
 
 
 class VllmLocalEngine:
@@ -95,12 +75,10 @@ class VllmLocalEngine:
     def create(cls, settings: Settings, model: str, *, name: str | None = None) -> VllmLocalEngine:
         """Start the engine, blocking until it is up (prefer `start` inside an event loop)."""
         from transformers import AutoProcessor
-        from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
         apply_cpu_defaults()
-        args = AsyncEngineArgs(**engine_kwargs(settings, model))
-        llm = AsyncLLM.from_engine_args(args)
+        llm = AsyncLLM.from_engine_args(build_engine_args(settings, model))
         try:
             processor = AutoProcessor.from_pretrained(model)
             counter = ImageTokenCounter(
