@@ -102,10 +102,10 @@ def test_pytest_counts(tail: str, counts: tuple[int, int, int, int]) -> None:
 def test_a_quick_run_against_the_session_replica(
     vllm_server: VllmServer, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """The real steps up to the API checks, with the session's replica as the upstream: the
-    gateway starts, chat / stream / pages / metrics pass, the report is written. The capacity
-    step runs if benchmarks/capacity.py is on this checkout, else says it is not available."""
-    steps = "platform,tiny-model,serve,gateway,api-chat,api-stream,api-pages,api-metrics"
+    """The real steps after the engine tests, with the session's replica as the upstream: the
+    gateway starts, chat / stream / pages / metrics pass, the capacity benchmark runs its smoke
+    sweep against the replica, the report is written."""
+    steps = "platform,tiny-model,serve,gateway,api-chat,api-stream,api-pages,api-metrics,capacity"
     out = tmp_path / "gpu-check"
     proc = subprocess.run(
         [
@@ -140,5 +140,7 @@ def test_a_quick_run_against_the_session_replica(
     assert by["serve"]["external"] == vllm_server.base_url
     assert by["api-chat"]["rounds"] == 2 and by["api-pages"]["pages"] >= 1
     assert by["api-metrics"]["requests"] >= 3
+    assert by["capacity"]["scale"] == "--quick"
+    assert {"direct", "gateway"} <= set(by["capacity"]["summary"])
     assert ("CPU run" in report["run"]["note"]) is (kind == "cpu")
     assert (out / "report.md").read_text().startswith("# gpu-check: green")
