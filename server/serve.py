@@ -30,6 +30,7 @@ from server.api.app import (
     exit_code,
     start_draining,
 )
+from server.engines.preflight import refuse_to_start
 from server.logs import configure_logging
 from server.settings import Settings
 
@@ -103,4 +104,7 @@ def serve_one(
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings(_cli_parse_args=argv if argv is not None else True)
+    # Wrong vLLM release or engine flags: one line and an exit, before any weights load.
+    if (refused := refuse_to_start(settings)) is not None:
+        return refused
     return serve(settings)

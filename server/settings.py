@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     max_num_seqs: int | None = Field(
         None, ge=1, description="Sequences batched at once; unset: vLLM's."
     )
+    vllm_args: str = Field(
+        "",
+        description="More vLLM engine flags, as for `vllm serve` (vLLM's parser checks them).",
+    )
+    allow_untested_vllm: bool = Field(
+        False,
+        description="Start with a vLLM other than the tested release (a warning, not an error).",
+    )
 
     # --- loop defaults (a request's `vtc` object overrides them) ---
     max_rounds: int = Field(

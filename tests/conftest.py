@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from server.engines.platforms import detected_kind, tiny_engine_profile
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
 from tests.support.vllm_process import TEST_ENV, VllmServer, group_alive
@@ -37,16 +38,22 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_tiny_model(tmp_path_factory.mktemp("tiny-model-cache"))
 
 
+# How the tiny model runs on this build: eager bf16 on CPU; CUDA graphs, dtype auto and a
+# GPU memory share per engine on a GPU (server/engines/platforms.py).
+PROFILE = tiny_engine_profile(detected_kind())
+
+
 @pytest.fixture(scope="session")
 def engine_settings(tiny_model_dir: Path) -> Settings:
     """Settings both engines of the test session are built from."""
     return Settings(
         model=str(tiny_model_dir),
         served_model_name=SERVED_NAME,
-        dtype="bfloat16",
+        dtype=PROFILE.dtype,
         max_model_len=TEST_MAX_MODEL_LEN,
         max_images_per_prompt=TEST_MAX_IMAGES,
-        enforce_eager=True,
+        enforce_eager=PROFILE.enforce_eager,
+        gpu_memory_utilization=PROFILE.gpu_memory_utilization,
         enable_prefix_caching=True,
     )
 
@@ -96,6 +103,7 @@ def vllm_server(
         log_path=log_path,
         max_model_len=TEST_MAX_MODEL_LEN,
         max_images_per_prompt=TEST_MAX_IMAGES,
+        extra_args=PROFILE.serve_flags(),
     )
     try:
         server.start()

