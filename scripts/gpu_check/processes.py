@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from server.engines.vllm_process import TEST_ENV, VllmServer, free_port
+from tests.support.vllm_process import TEST_ENV, VllmServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from scripts.gpu_check.runner import (
 )
 from scripts.gpu_check.steps_engine import pytest_counts
 from server.engines.platforms import detected_kind
-from server.engines.vllm_process import VllmServer
+from tests.support.vllm_process import VllmServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
