@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 # The machine's network is closed: without these Chromium keeps trying to reach Google.
@@ -31,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+# Condition waits of `expect`: the engine tests run rounds on a shared 2-core machine.
+expect.set_options(timeout=60_000)
 # Set to a directory (e.g. docs/img) to also keep the screenshots there.
 SCREENSHOT_DIR_ENV = "VTCR1_SCREENSHOT_DIR"
 
@@ -64,9 +73,9 @@ class Tab:
         errors = [e for e in self.errors if not any(a in e for a in allowed)]
         assert not errors, f"console errors: {errors}"
 
-    async def screenshot(self, directory: Path, name: str) -> Path:
+    async def screenshot(self, directory: Path, name: str, *, full_page: bool = True) -> Path:
         path = directory / name
-        await self.page.screenshot(path=str(path), full_page=True)
+        await self.page.screenshot(path=str(path), full_page=full_page)
         keep = os.environ.get(SCREENSHOT_DIR_ENV)
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)

@@ -56,32 +56,30 @@ async ([module, text, sizes]) => {
 
 @contextlib.asynccontextmanager
 async def scripted_server(outputs: list[str], **settings: Any) -> AsyncIterator[str]:
-    app = create_app(Settings(**settings), engine=ScriptedEngine(outputs))  # type: ignore[arg-type]
+    app = create_app(Settings(**settings), engine=ScriptedEngine(outputs))
     async with serving(app) as url:
         yield url
 
 
 async def test_the_sse_reader_survives_any_split_of_the_bytes(open_tab: OpenTab) -> None:
-    async with scripted_server([]) as url:
-        async with open_tab(url) as tab:
-            module = f"./playground/{load_playground().build}/sse.js"
-            sizes = [1, 2, 3, 5, 7, 64, 4096]
-            results = await tab.page.evaluate(READ_IN_CHUNKS, [module, STREAM, sizes])
-            assert results == [EVENTS] * len(sizes)
-            tab.assert_clean()
+    async with scripted_server([]) as url, open_tab(url) as tab:
+        module = f"./playground/{load_playground().build}/sse.js"
+        sizes = [1, 2, 3, 5, 7, 64, 4096]
+        results = await tab.page.evaluate(READ_IN_CHUNKS, [module, STREAM, sizes])
+        assert results == [EVENTS] * len(sizes)
+        tab.assert_clean()
 
 
 async def test_an_http_error_shows_the_servers_message(open_tab: OpenTab) -> None:
-    async with scripted_server([UNFINISHED], max_rounds_limit=2) as url:
-        async with open_tab(url) as tab:
-            page = tab.page
-            await expect(page.locator("body")).to_have_attribute("data-state", "ready")
-            await page.fill("#max-rounds", "3")
-            await page.click("#ask")
-            await expect(page.locator("body")).to_have_attribute("data-state", "error")
-            message = "vtc.max_rounds is too large; this server allows at most 2"
-            await expect(page.locator("#error")).to_have_text(message)
-            tab.assert_clean(allowed=("status of 400",))
+    async with scripted_server([UNFINISHED], max_rounds_limit=2) as url, open_tab(url) as tab:
+        page = tab.page
+        await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+        await page.fill("#max-rounds", "3")
+        await page.click("#ask")
+        await expect(page.locator("body")).to_have_attribute("data-state", "error")
+        message = "vtc.max_rounds is too large; this server allows at most 2"
+        await expect(page.locator("#error")).to_have_text(message)
+        tab.assert_clean(allowed=("status of 400",))
 
 
 async def test_an_in_band_error_shows_the_servers_message(open_tab: OpenTab) -> None:
@@ -98,14 +96,14 @@ async def test_an_in_band_error_shows_the_servers_message(open_tab: OpenTab) -> 
             sent = (await client.post("/v1/chat/completions", json=body)).text
         errors = [json.loads(line[6:]) for line in sent.splitlines() if '"error"' in line]
         assert len(errors) == 1, sent
-    async with scripted_server([UNFINISHED]) as url:
-        async with open_tab(url) as tab:
-            page = tab.page
-            await expect(page.locator("body")).to_have_attribute("data-state", "ready")
-            await page.fill("#max-rounds", "3")
-            await page.click("#ask")
-            await expect(page.locator("body")).to_have_attribute("data-state", "error")
-            await expect(page.locator("#error")).to_have_text(errors[0]["error"]["message"])
-            # What streamed before the error stays on the page.
-            await expect(page.locator("#rounds .round[data-round='1'] .reasoning")).not_to_be_empty()
-            tab.assert_clean()
+    async with scripted_server([UNFINISHED]) as url, open_tab(url) as tab:
+        page = tab.page
+        await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+        await page.fill("#max-rounds", "3")
+        await page.click("#ask")
+        await expect(page.locator("body")).to_have_attribute("data-state", "error")
+        await expect(page.locator("#error")).to_have_text(errors[0]["error"]["message"])
+        # What streamed before the error stays on the page.
+        first_round = page.locator("#rounds .round[data-round='1'] .reasoning")
+        await expect(first_round).not_to_be_empty()
+        tab.assert_clean()

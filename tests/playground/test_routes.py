@@ -27,7 +27,7 @@ def settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def client(settings: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(**settings), engine=ScriptedEngine([]))  # type: ignore[arg-type]
+    app = create_app(Settings(**settings), engine=ScriptedEngine([]))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

@@ -67,7 +67,7 @@ export class RunView {
       "button",
       {
         type: "button",
-        class: `thumb ${kind}`,
+        class: `thumb kind-${kind}`,
         title: `${label}: ${page.width}×${page.height}, ${page.vision_tokens} vision tokens`,
         "data-kind": kind,
         "data-round": page.round,
