@@ -107,3 +107,34 @@ async def test_an_in_band_error_shows_the_servers_message(open_tab: OpenTab) -> 
         first_round = page.locator("#rounds .round[data-round='1'] .reasoning")
         await expect(first_round).not_to_be_empty()
         tab.assert_clean()
+
+
+async def test_a_document_goes_before_the_question_and_compression_is_asked_for(
+    open_tab: OpenTab,
+) -> None:
+    async with scripted_server([UNFINISHED] * 4) as url, open_tab(url) as tab:
+        page = tab.page
+        sent: list[dict[str, Any]] = []
+        page.on(
+            "request",
+            lambda r: sent.append(json.loads(r.post_data or "{}")) if r.method == "POST" else None,
+        )
+        await expect(page.locator("body")).to_have_attribute("data-state", "ready")
+        await page.click("#document-box summary")
+        await page.fill("#document", "The document. " * 50)
+        await page.fill("#max-rounds", "1")
+        await page.click("#ask")
+        await expect(page.locator("body")).not_to_have_attribute("data-state", "running")
+        await page.check("#compress-input")
+        await page.fill("#compress-min-tokens", "64")
+        await page.click("#ask")
+        await expect(page.locator("body")).not_to_have_attribute("data-state", "running")
+        assert len(sent) == 2
+        question = await page.input_value("#question")
+        for body in sent:
+            assert body["messages"][0]["content"] == [
+                {"type": "text", "text": "The document. " * 50},
+                {"type": "text", "text": question},
+            ]
+        assert "compress_input" not in sent[0]["vtc"]
+        assert sent[1]["vtc"]["compress_input"] == {"scope": "documents", "min_tokens": 64}

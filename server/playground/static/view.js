@@ -124,7 +124,13 @@ export class RunView {
       ["TTFT", seconds(vtc.ttft_s)],
       ["latency", seconds(vtc.latency_s)],
     ];
-    if (vtc.input) items.push(["input compression", ratio(vtc.input.compression_ratio)]);
+    if (vtc.input) {
+      items.push(
+        ["input pages", count(vtc.input.pages)],
+        ["input text → vision tokens", `${count(vtc.input.text_tokens)} → ${count(vtc.input.vision_tokens)}`],
+        ["input compression", ratio(vtc.input.compression_ratio)],
+      );
+    }
     this.summary.replaceChildren(
       ...items.map(([name, value]) =>
         el("div", { "data-key": name }, el("dt", {}, name), el("dd", {}, String(value))),
