@@ -75,7 +75,7 @@ async def test_an_http_error_shows_the_servers_message(open_tab: OpenTab) -> Non
         page = tab.page
         await expect(page.locator("body")).to_have_attribute("data-state", "ready")
         await page.fill("#max-rounds", "3")
-        await page.click("#ask")
+        await page.press("#question", "Control+Enter")  # the keyboard way to ask
         await expect(page.locator("body")).to_have_attribute("data-state", "error")
         message = "vtc.max_rounds is too large; this server allows at most 2"
         await expect(page.locator("#error")).to_have_text(message)

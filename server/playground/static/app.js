@@ -123,6 +123,10 @@ $("ask-form").addEventListener("submit", (event) => {
   event.preventDefault();
   if (model !== null && controller === null) ask($("mode").value);
 });
+// Ctrl+Enter (Cmd+Enter) in the question asks it.
+$("question").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("ask-form").requestSubmit();
+});
 $("compare").addEventListener("click", () => {
   if (model !== null && controller === null) compare();
 });
