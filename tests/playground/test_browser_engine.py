@@ -1,6 +1,7 @@
 """The playground in a real browser (Debian's Chromium) against a real server on the session's
 in-process vLLM engine (tiny model): live reasoning, page thumbnails as they stream, the
-per-round table, stop, the baseline comparison, and API keys.
+per-round table, stop, the baseline comparison, API keys, and a compressed document's input
+pages.
 
 Every wait is Playwright waiting for a condition on the page (or `wait_until` polling the engine
 with a deadline); none is a sleep.
@@ -23,7 +24,8 @@ from playwright.async_api import Page, Request, expect
 from server.api.app import create_app
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
-from tests.conftest import SERVED_NAME
+from server.tiny_model.corpus import build_corpus
+from tests.conftest import SERVED_NAME, TEST_MAX_IMAGES
 from tests.playground.conftest import OpenTab
 from tests.support.live_server import serving
 
@@ -53,7 +55,9 @@ WATCH_LIVE = """
 
 @pytest.fixture
 async def gateway(vllm_engine: VllmLocalEngine) -> AsyncIterator[str]:
-    app = create_app(Settings(served_model_name=SERVED_NAME), engine=vllm_engine)
+    # The gateway knows the engine's image limit (input pages count against it).
+    settings = Settings(served_model_name=SERVED_NAME, max_images_per_prompt=TEST_MAX_IMAGES)
+    app = create_app(settings, engine=vllm_engine)
     async with serving(app) as url:
         yield url
 
@@ -220,3 +224,45 @@ async def test_with_keys_a_wrong_key_shows_the_servers_message(
             await page.click("#ask")
             await expect(page.locator("body")).to_have_attribute("data-state", "done")
             tab.assert_clean(allowed=("status of 401",))
+
+
+def document(chars: int) -> str:
+    """Prose and maths in the tiny tokenizer's own vocabulary, `chars` long."""
+    text = "\n\n".join(build_corpus(paragraphs=40))
+    while len(text) < chars:
+        text += "\n\n" + text
+    return text[:chars]
+
+
+async def test_a_compressed_document_shows_its_input_pages(
+    gateway: str, open_tab: OpenTab, tmp_path: Path
+) -> None:
+    async with open_tab(gateway) as tab:
+        page = tab.page
+        await ready(page)
+        await page.click("#document-box summary")
+        await page.fill("#document", document(2500))
+        await page.check("#compress-input")
+        await page.fill("#compress-min-tokens", "64")
+        await set_knobs(page, rounds=2, tokens=64)
+        async with page.expect_response(lambda r: r.url.endswith("/chat/completions")) as info:
+            await page.click("#ask")
+        await expect(page.locator("body")).to_have_attribute("data-state", "done")
+        chunks = sse_chunks(await (await info.value).text())
+        final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+        vtc = final["vtc"]
+        pages = [c["vtc"]["page"] for c in chunks if "page" in c.get("vtc", {})]
+        inputs = [p for p in pages if p["kind"] == "input"]
+        assert vtc["input"]["pages"] == len(inputs) >= 1
+        assert all(p["round"] == 0 for p in inputs)
+        # Input pages come first, in their own section labelled as input, before round 1.
+        sections = page.locator("#rounds > .round")
+        await expect(sections.first).to_have_attribute("data-round", "0")
+        await expect(sections.first.locator("h2")).to_contain_text("Input pages")
+        await expect(sections.first.locator(".thumb[data-kind='input']")).to_have_count(len(inputs))
+        reasoning = page.locator("#rounds .thumb[data-kind='reasoning']")
+        await expect(reasoning).to_have_count(vtc["pages"])
+        input_pages = page.locator("#summary [data-key='input pages'] dd")
+        await expect(input_pages).to_have_text(str(len(inputs)))
+        await tab.screenshot(tmp_path, "playground-input-pages.png")
+        tab.assert_clean()

@@ -127,7 +127,8 @@ export class RunView {
     if (vtc.input) {
       items.push(
         ["input pages", count(vtc.input.pages)],
-        ["input text → vision tokens", `${count(vtc.input.text_tokens)} → ${count(vtc.input.vision_tokens)}`],
+        ["input text tokens", count(vtc.input.text_tokens)],
+        ["input vision tokens", count(vtc.input.vision_tokens)],
         ["input compression", ratio(vtc.input.compression_ratio)],
       );
     }
