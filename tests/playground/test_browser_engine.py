@@ -53,6 +53,13 @@ WATCH_LIVE = """
 """
 
 
+COUNT_TEXT_NODES = """
+() => [...document.querySelectorAll("#rounds .reasoning")]
+  .map((box) => [...box.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).length)
+  .reduce((a, b) => a + b, 0)
+"""
+
+
 @pytest.fixture
 async def gateway(vllm_engine: VllmLocalEngine) -> AsyncIterator[str]:
     # The gateway knows the engine's image limit (input pages count against it).
@@ -115,6 +122,14 @@ async def test_a_question_streams_reasoning_pages_and_rounds(
         for entry in vtc["per_round"]:
             in_round = page.locator(f"#rounds .round[data-round='{entry['round']}'] .thumb")
             await expect(in_round).to_have_count(entry["pages"])
+
+        # Text reaches the page in one write per frame, not one per delta (a write per delta
+        # made the page fall 10-17 s behind a 20 s stream: docs/playground.md).
+        deltas = sum(
+            1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("reasoning")
+        )
+        nodes = await page.evaluate(COUNT_TEXT_NODES)
+        assert 0 < nodes < deltas
 
         rows = page.locator("#round-table tbody tr")
         await expect(rows).to_have_count(vtc["rounds"])

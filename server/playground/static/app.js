@@ -6,7 +6,7 @@ import { runChat } from "./chat.js";
 import { baselineBody, renderComparison } from "./compare.js";
 import { seconds } from "./format.js";
 import { RequestForm } from "./form.js";
-import { PageViewer, RunView } from "./view.js";
+import { FrameBatcher, PageViewer, RunView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const form = new RequestForm();
@@ -82,15 +82,17 @@ async function ask(mode) {
   const body = form.body(model, mode);
   view.reset();
   $("compare-card").hidden = true;
+  let shown = 0;
   const run = await execute(body, {
     reasoning: (round, text) => {
       view.reasoning(round, text);
-      $("status").textContent = `${body.vtc.mode}: round ${round}…`;
+      if (round !== shown) $("status").textContent = `${body.vtc.mode}: round ${(shown = round)}…`;
     },
     page: (page) => view.page(page),
     answer: (text) => view.answerText(text),
     round: (entry) => view.round(entry),
   });
+  view.flush();
   if (run === null) return null;
   view.final(run.vtc, run.finishReason, run.usage);
   if (body.vtc.mode === "vtc") lastVtc = { key: JSON.stringify(body), run };
@@ -110,10 +112,12 @@ async function compare() {
   $("compare-status").textContent = `baseline: one round of up to ${base.max_tokens} tokens (the vtc run's budget)`;
   renderComparison(tbody, vtcRun, null);
   text.replaceChildren();
+  const batcher = new FrameBatcher();
   const baseRun = await execute(base, {
-    reasoning: (_, chunk) => text.append(chunk),
-    answer: (chunk) => text.append(chunk),
+    reasoning: (_, chunk) => batcher.append(text, chunk),
+    answer: (chunk) => batcher.append(text, chunk),
   });
+  batcher.flush();
   if (baseRun === null) return;
   renderComparison(tbody, vtcRun, baseRun);
   setState("done", `compared: baseline ${seconds(baseRun.vtc.latency_s)}, vtc ${seconds(vtcRun.vtc.latency_s)}`);

@@ -4,6 +4,45 @@
 
 import { count, el, ratio, seconds, sum } from "./format.js";
 
+// Streamed text goes to the page once per animation frame, not once per delta. Appending each
+// delta and checking the scroll position (a forced layout of the whole growing box) made the
+// page fall behind the stream: measured 2026-11-30 on the tiny model (8 rounds x 1500 tokens,
+// 41k characters), the page finished 31-38 s after the click for a 20 s request, its main
+// thread too busy to even answer a test's polling; batched, it keeps up (numbers in
+// docs/playground.md).
+export class FrameBatcher {
+  constructor() {
+    this.pending = new Map(); // box -> text not yet on the page
+    this.frame = null;
+  }
+
+  append(box, text) {
+    this.pending.set(box, (this.pending.get(box) || "") + text);
+    if (this.frame === null) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  // Writes everything pending now (also called when a run ends, so nothing waits for a frame).
+  flush() {
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
+    // Read every scroll position first, then write: one layout, not one per box.
+    const boxes = [...this.pending].map(([box, text]) => [box, text, isAtBottom(box)]);
+    this.pending.clear();
+    for (const [box, text] of boxes) box.append(text);
+    for (const [box, , atBottom] of boxes) if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  clear() {
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
+    this.pending.clear();
+  }
+}
+
+function isAtBottom(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+}
+
 export class RunView {
   constructor(viewer) {
     this.rounds = document.getElementById("rounds");
@@ -13,9 +52,11 @@ export class RunView {
     this.summary = document.getElementById("summary");
     this.viewer = viewer;
     this.sections = new Map();
+    this.text = new FrameBatcher();
   }
 
   reset() {
+    this.text.clear();
     this.sections.clear();
     this.rounds.replaceChildren();
     this.answer.replaceChildren();
@@ -49,10 +90,12 @@ export class RunView {
   }
 
   reasoning(round, text) {
-    const box = this.section(round).reasoning;
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
-    box.append(text);
-    if (atBottom) box.scrollTop = box.scrollHeight;
+    this.text.append(this.section(round).reasoning, text);
+  }
+
+  // Puts all streamed text on the page now (the run ended, was stopped or failed).
+  flush() {
+    this.text.flush();
   }
 
   page(page) {
@@ -81,10 +124,11 @@ export class RunView {
   }
 
   answerText(text) {
-    this.answer.append(text);
+    this.text.append(this.answer, text);
   }
 
   round(entry) {
+    this.flush(); // the round's text is on the page before its row
     const section = this.section(entry.round);
     const pages = entry.pages === 1 ? "1 page" : `${count(entry.pages)} pages`;
     section.stats.textContent = ` · ${count(entry.generated_tokens)} tokens, ${pages}, ${seconds(entry.latency_s)}`;
@@ -102,6 +146,7 @@ export class RunView {
   }
 
   final(vtc, finishReason, usage) {
+    this.flush();
     if (!vtc) return;
     if (vtc.final_answer) {
       this.finalAnswer.hidden = false;
