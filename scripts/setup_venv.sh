@@ -8,12 +8,14 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 
 # Debian packages: poppler-utils (the test oracle rasterises PDFs), the DejaVu fonts the
-# renderer draws with, and Prometheus. Installed only when missing, so a machine that has them needs no root.
+# renderer draws with, Prometheus and Chromium. Installed only when missing, so a machine that has them needs no root.
 need=()
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # prometheus + promtool: the deploy tests check the rules and run a real Prometheus on loopback.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# chromium: the playground's browser test drives it with Playwright (no browser download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Gateway processes sharing the port (engine openai); limits are per worker.",
     )
+    playground: bool = Field(
+        True, description="Serve the browser playground at `/` (`--no-playground`: off)."
+    )
 
     # --- CORS (vLLM's flags and defaults; lists as JSON `["a","b"]`, as vLLM takes them, or a,b)
     allowed_origins: Annotated[list[str], NoDecode] = Field(

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import routes_meta, routes_models, routes_tokenize
+from server.api import routes_meta, routes_models, routes_playground, routes_tokenize
 from server.api.auth import ApiKeyAuth, load_key_digests
 from server.api.chat import route as chat_route
 from server.api.cors import Cors
@@ -72,6 +72,7 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(routes_playground.router_for(settings))
     # Added last = outermost: the request id and body limit wrap the key check, and CORS wraps
     # everything (a browser's preflight carries no key; a 401 needs the CORS headers too).
     app.add_middleware(ApiKeyAuth, digests=key_digests, metrics_open=not settings.metrics_auth)

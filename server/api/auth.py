@@ -1,8 +1,9 @@
 """API-key authentication: `Authorization: Bearer <key>`, as the OpenAI SDK sends it.
 
 No keys configured means no authentication (the default, for a gateway behind a private network
-or an authenticating proxy). With keys, every route but the probes (`/health`, `/ready`) and,
-unless `metrics_auth`, `/metrics` needs one. Keys are kept only as SHA-256 digests and compared
+or an authenticating proxy). With keys, every route but the probes (`/health`, `/ready`), the
+playground's static files (`/`, `/playground/...`) and, unless `metrics_auth`, `/metrics` needs
+one. Keys are kept only as SHA-256 digests and compared
 with `hmac.compare_digest` against every configured key (no early exit), so neither the position
 of a mismatch nor which key matched shows in the timing; keys never reach a log or a response.
 """
@@ -20,6 +21,9 @@ from server.errors import Unauthorized
 from server.settings import Settings
 
 PROBE_PATHS = frozenset({"/health", "/ready"})
+# The playground's static files are public; the API calls the page makes carry the user's key.
+PUBLIC_PATHS = frozenset({"/"})
+PUBLIC_PREFIX = "/playground/"
 
 
 def _digest(key: str) -> bytes:
@@ -53,7 +57,10 @@ class ApiKeyAuth:
     def __init__(self, app: ASGIApp, *, digests: tuple[bytes, ...], metrics_open: bool) -> None:
         self.app = app
         self.digests = digests
-        self.open_paths = PROBE_PATHS | ({"/metrics"} if metrics_open else set())
+        self.open_paths = PROBE_PATHS | PUBLIC_PATHS | ({"/metrics"} if metrics_open else set())
+
+    def public(self, path: str) -> bool:
+        return path in self.open_paths or path.startswith(PUBLIC_PREFIX)
 
     def valid(self, token: str | None) -> bool:
         given = _digest(token) if token is not None else b"\0" * 32
@@ -63,7 +70,7 @@ class ApiKeyAuth:
         return matched and token is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.digests or scope["path"] in self.open_paths:
+        if scope["type"] != "http" or not self.digests or self.public(scope["path"]):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)
