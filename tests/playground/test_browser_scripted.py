@@ -15,9 +15,9 @@ from playwright.async_api import expect
 from server.api.app import create_app
 from server.api.routes_playground import load_playground
 from server.settings import Settings
-from tests.loop.scripted import ScriptedEngine
 from tests.playground.conftest import OpenTab
 from tests.support.live_server import serving
+from tests.support.scripted import ScriptedEngine
 
 UNFINISHED = "let me think about this problem step by step carefully " * 30
 

@@ -14,8 +14,8 @@ from server.api.app import create_app
 from server.api.routes_playground import ASSET_CACHE, load_playground
 from server.playground import STATIC_DIR
 from server.settings import Settings
-from tests.loop.scripted import ScriptedEngine
 from tests.reliability.support import assert_openai_error
+from tests.support.scripted import ScriptedEngine
 
 KEY = "sk-playground-test"
 
