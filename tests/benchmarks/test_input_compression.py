@@ -8,8 +8,8 @@ import functools
 from pathlib import Path
 
 import pytest
+from input_compression import Documents, measure
 
-from benchmarks.input_compression import Documents, measure
 from server.engines.tokenizer import ModelTokenizer
 from server.engines.vllm_local import VllmLocalEngine
 from tests.conftest import TEST_MAX_IMAGES
