@@ -286,28 +286,36 @@ async def floor(engine: Engine, docs: Documents) -> dict[str, Any]:
     return out
 
 
+PANELS = (
+    ("ttft_s", "TTFT of round 1 (s)"),
+    ("e2e_s", "2-round request, end to end (s)"),
+    ("prompt_tokens", "prompt tokens of round 1"),
+)
+
+
 def plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
+    """One panel per measure against the document's tokens, both variants, log-log, each
+    point of the compressed side labelled with the without/with ratio."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.6))
     x = [row["without"]["doc_tokens"] for row in rows]
-    for side, style in (("without", "o-"), ("with", "s-")):
-        label = f"{side} compress_input"
-        left.plot(x, [row[side]["ttft_s"] for row in rows], style, label=label)
-        right.plot(x, [row[side]["prompt_tokens"] for row in rows], style, label=label)
-    for row, xi in zip(rows, x, strict=True):
-        for ax, name in ((left, "ttft_s"), (right, "prompt_tokens")):
-            where = (xi, row["with"][name])
-            ratio = f"{row['ratios'][name]:.1f}x"
-            ax.annotate(ratio, where, textcoords="offset points", xytext=(4, -12))
-    left.set(xscale="log", yscale="log", xlabel="document tokens", ylabel="TTFT of round 1 (s)")
-    right.set(xscale="log", yscale="log", xlabel="document tokens", ylabel="prompt tokens, round 1")
-    for ax in (left, right):
+    for ax, (name, label) in zip(axes, PANELS, strict=True):
+        for side, style in (("without", "o-"), ("with", "s-")):
+            ys = [row[side][name] for row in rows]
+            ax.plot(x, ys, style, label=f"{side} compress_input")
+        for row, xi in zip(rows, x, strict=True):
+            ratio = f"{row['ratios'][name]:.2f}x"
+            ax.annotate(ratio, (xi, row["with"][name]), textcoords="offset points", xytext=(5, -13))
+        ax.set(xscale="log", yscale="log", xlabel="document tokens", ylabel=label)
+        ax.set_xticks(x, [f"{v / 1024:.0f}k" for v in x], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.margins(0.12)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
