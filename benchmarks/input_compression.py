@@ -26,7 +26,7 @@ The KV cache needs 512 bytes per token (2 layers x K,V x 2 KV heads x 32 x bf16)
 
 `--requests` is pairs per size (one number for all, or one per size): the small sizes are cheap
 and, on a loaded machine, need more pairs for a stable median (a 4k-token prefill measured
-0.1 s or 1.4 s back to back at load average 17).
+0.1 s or 1.4 s back to back at load average 15-17).
 
 Writes `input_compression.json` and `input_compression.png` into
 benchmarks/results/input_compression/ and prints a table.
