@@ -106,10 +106,12 @@ async def test_a_question_streams_reasoning_pages_and_rounds(
         await expect(page.locator("body")).to_have_attribute("data-state", "done")
         chunks = sse_chunks(await (await info.value).text())
 
-        # Reasoning was on the page while the request ran, before round 1 had even ended; the
-        # first page while it ran too, before the final chunk.
+        # Reasoning was on the page while the request ran (before its summary); the first page
+        # while it ran too. (Text is written once per animation frame, so on a fast machine
+        # round 1 may have ended by then: how many table rows there were is not the point.)
         live = await page.evaluate("() => window.__live")
-        assert live["reasoning"] == {"running": True, "rows": 0, "summary": 0}
+        assert live["reasoning"]["running"] and live["reasoning"]["summary"] == 0
+        assert live["reasoning"]["rows"] < 3
         assert live["thumb"]["running"] and live["thumb"]["summary"] == 0
 
         final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
