@@ -98,8 +98,13 @@ class ThinkSplitter:
 
 
 def _partial_suffix(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+    """Length of the longest suffix of `text` that is a proper prefix of `tag`. Such a suffix
+    starts with the tag's first character, so most texts are settled by one `rfind` (this runs
+    for every token: the loop below cost ~0.8 us a call)."""
+    start = text.rfind(tag[0], max(0, len(text) - len(tag) + 1))
+    if start < 0:
+        return 0
+    for size in range(min(len(tag) - 1, len(text) - start), 0, -1):
         if text.endswith(tag[:size]):
             return size
     return 0
