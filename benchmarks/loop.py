@@ -82,7 +82,7 @@ async def _through_the_chat_stream(events: AsyncGenerator[LoopEvent, None]) -> L
     """Consume the loop as `/v1/chat/completions` streams it with `stream_pages`."""
     from server.api.chat.stream import stream_chat
     from server.api.chat.wire import ChatWire
-    from server.api.feed import LoopFeed
+    from server.api.feed import source
 
     results: list[LoopResult] = []
 
@@ -93,11 +93,11 @@ async def _through_the_chat_stream(events: AsyncGenerator[LoopEvent, None]) -> L
                     results.append(event)
                 yield event
 
-    source = tap()
-    feed = LoopFeed(await anext(source), source, stream_pages=True)
+    tapped = tap()
+    items = source(await anext(tapped), tapped, stream_pages=True)
     wire = ChatWire("bench", "bench", "both", str)
     pages = 0
-    async for data in stream_chat(feed, wire):
+    async for data in stream_chat(items, wire):
         pages += b'"page":{' in data
     assert results and pages == sum(r.pages for r in results[0].rounds)
     return results[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from server.api.page_pump import PagePump
@@ -29,6 +29,27 @@ FeedItem = LoopEvent | ReadyPage
 _PAGE_READY = object()  # the race ended with a page encoded, not with an event
 
 
+@dataclass(frozen=True)
+class Source:
+    """What a stream sends: its first item (already awaited before the response started), the
+    rest, and how to stop it early."""
+
+    first: FeedItem | None
+    rest: AsyncIterator[FeedItem]
+    close: Callable[[], Awaitable[None]]
+
+
+def source(
+    first: LoopEvent, events: AsyncGenerator[LoopEvent, None], *, stream_pages: bool
+) -> Source:
+    """Without `stream_pages` the loop's own events go straight to the wire (its page events
+    encode to nothing): no layer between them on the per-token path."""
+    if not stream_pages:
+        return Source(first, events, events.aclose)
+    feed = LoopFeed(first, events, stream_pages=True)
+    return Source(None, feed, feed.aclose)
+
+
 class LoopFeed:
     def __init__(
         self, first: LoopEvent, events: AsyncGenerator[LoopEvent, None], *, stream_pages: bool
@@ -40,6 +61,15 @@ class LoopFeed:
         self._waiting: asyncio.Future[LoopEvent | None] | None = None
         self._ended = False
         self._input_pending = False
+
+    def __aiter__(self) -> LoopFeed:
+        return self
+
+    async def __anext__(self) -> FeedItem:
+        item = await self.next()
+        if item is None:
+            raise StopAsyncIteration
+        return item
 
     async def next(self) -> FeedItem | None:
         """The next item to send, or None at the end."""

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from server.api.feed import LoopFeed
+from server.api.feed import Source, source
 from server.errors import InternalError
 from server.loop.events import LoopEvent, LoopResult
 
@@ -30,14 +30,14 @@ async def respond(
     *,
     stream: bool,
     stream_pages: bool,
-    streamed: Callable[[LoopFeed], AsyncIterator[bytes]],
+    streamed: Callable[[Source], AsyncIterator[bytes]],
     complete: Callable[[LoopResult], BaseModel],
 ) -> Response:
     """The loop's events as SSE (`streamed` encodes them) or, at the end, one JSON object."""
     if stream:
-        feed = LoopFeed(await first_event(request, events), events, stream_pages=stream_pages)
+        items = source(await first_event(request, events), events, stream_pages=stream_pages)
         return StreamingResponse(
-            streamed(feed), media_type="text/event-stream", headers=SSE_HEADERS
+            streamed(items), media_type="text/event-stream", headers=SSE_HEADERS
         )
     result = await until_disconnect(request, last_result(events))
     return Response(complete(result).model_dump_json(), media_type="application/json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from server.api.feed import FeedItem, LoopFeed
+from server.api.feed import FeedItem, Source
 from server.errors import InternalError, VtcError
 
 log = logging.getLogger("vtcr1.api")
@@ -16,7 +16,7 @@ Encode = Callable[[FeedItem], Iterable[bytes]]
 
 
 async def stream_items(
-    feed: LoopFeed,
+    items: Source,
     encode: Encode,
     *,
     opening: Iterable[bytes],
@@ -27,7 +27,10 @@ async def stream_items(
         for data in opening:
             yield data
         try:
-            while (item := await feed.next()) is not None:
+            if items.first is not None:
+                for data in encode(items.first):
+                    yield data
+            async for item in items.rest:
                 for data in encode(item):
                     yield data
         except VtcError as exc:
@@ -38,4 +41,4 @@ async def stream_items(
         for data in closing:
             yield data
     finally:
-        await feed.aclose()
+        await items.close()

@@ -53,6 +53,6 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, state:
         service.run(loop_request),
         stream=body.stream,
         stream_pages=bool(vtc and vtc.stream_pages),
-        streamed=lambda feed: stream_chat(feed, wire),
+        streamed=lambda items: stream_chat(items, wire),
         complete=wire.completion,
     )

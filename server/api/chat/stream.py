@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 
 from server.api.chat.wire import DONE, ChatWire
 from server.api.encode import sse
-from server.api.feed import LoopFeed
+from server.api.feed import Source
 from server.api.sse_stream import stream_items
 
 
-def stream_chat(feed: LoopFeed, wire: ChatWire) -> AsyncIterator[bytes]:
+def stream_chat(items: Source, wire: ChatWire) -> AsyncIterator[bytes]:
     return stream_items(
-        feed,
+        items,
         wire.encode,
         opening=(wire.role(),),
         error=lambda exc: sse(exc.body()),

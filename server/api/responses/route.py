@@ -55,6 +55,6 @@ async def create_response(body: ResponsesRequest, request: Request, state: State
         service.run(loop_request),
         stream=body.stream,
         stream_pages=bool(vtc and vtc.stream_pages),
-        streamed=lambda feed: stream_response(feed, wire),
+        streamed=lambda items: stream_response(items, wire),
         complete=wire.response,
     )

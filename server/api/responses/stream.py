@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from server.api.feed import LoopFeed
+from server.api.feed import Source
 from server.api.responses.wire import ResponsesWire
 from server.api.sse_stream import stream_items
 
 
-def stream_response(feed: LoopFeed, wire: ResponsesWire) -> AsyncIterator[bytes]:
-    return stream_items(feed, wire.encode, opening=wire.start(), error=wire.error)
+def stream_response(items: Source, wire: ResponsesWire) -> AsyncIterator[bytes]:
+    return stream_items(items, wire.encode, opening=wire.start(), error=wire.error)
