@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from server.api.page_pump import PagePump
-from server.loop.events import LoopEvent, LoopResult, PageRendered
+from server.loop.events import LoopEvent, LoopResult, PageRendered, RoundFinished
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class LoopFeed:
         self._waiting: asyncio.Future[LoopEvent | None] | None = None
         self._ended = False
         self._input_pending = False
+        self._round_ending = False
 
     def __aiter__(self) -> LoopFeed:
         return self
@@ -92,7 +93,10 @@ class LoopFeed:
             if pump is not None:
                 pump.add(event)
                 self._input_pending |= event.kind == "input"
+                self._round_ending |= event.at_round_end
             return
+        if isinstance(event, RoundFinished):
+            self._round_ending = False
         if pump is not None and self._input_pending:
             # Input pages go out before anything of round 1 (they were made before it).
             self._queue.extend(_ready(e) for e in await pump.drain())
@@ -109,7 +113,9 @@ class LoopFeed:
         if self._first is not None:
             first, self._first = self._first, None
             return first
-        if pump is not None and pump.pending:
+        if pump is not None and pump.pending and not self._round_ending:
+            # (Pages of a round's end wait until its marker is out: the race below then puts
+            # the next round's submission before their encoding.)
             return await self._race(pump)
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
@@ -119,6 +125,8 @@ class LoopFeed:
     async def _race(self, pump: PagePump) -> LoopEvent | object | None:
         if self._waiting is None:
             self._waiting = asyncio.ensure_future(anext(self._events, None))
+        # Made after the loop's task, so it runs after the loop's next step (the pump's
+        # docstring says why).
         encoded = asyncio.ensure_future(pump.next_done())
         racers: set[asyncio.Future[object]] = {self._waiting, encoded}  # type: ignore[arg-type]
         try:

@@ -1,9 +1,13 @@
-"""Pages on their way to a stream: encoded in worker threads, sent in order once encoded.
+"""Pages on their way to a stream: encoded in a worker thread, sent in order once encoded.
 
 PNG encoding takes a few milliseconds a page; done inline, it would hold back the tokens behind
-it and, for the pages released at a round's end, the next round. Here each page starts encoding
-the moment the loop releases it and the stream sends it as soon as it is done, between tokens,
-never making a token wait.
+it and, for the pages released at a round's end, the next round. Here a page is encoded in a
+worker thread and the stream sends it as soon as it is done, between tokens, never making a
+token wait. The encoding starts only once the loop has taken its next step (`next_done` is
+awaited after the wait for the loop's next event has begun): at a round's end that step
+submits the next round, which on a 2-core machine measured 1.7 ms of gap with the encoding
+started later and 5.0 ms with it started at once (the thread and the submission compete for
+the cores).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ class PagePump:
         self._pending: deque[PageRendered] = deque()
 
     def add(self, event: PageRendered) -> None:
-        event.page.encode_soon()
         self._pending.append(event)
 
     @property
@@ -34,7 +37,7 @@ class PagePump:
         return out
 
     async def next_done(self) -> None:
-        """Wait until the oldest pending page is encoded."""
+        """Encode the oldest pending page (if it is not already) and wait until it is done."""
         if self._pending:
             await self._pending[0].page.encoded()
 

@@ -116,6 +116,8 @@ class PageRendered:
     round: int
     index: int
     kind: PageKind = "reasoning"
+    # Released by the flush at the round's end: the next round is about to be submitted.
+    at_round_end: bool = False
 
 
 @dataclass(frozen=True)

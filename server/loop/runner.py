@@ -167,9 +167,9 @@ class _Request:
         )
         return current, stream
 
-    def released(self, page: RenderedPage, number: int) -> PageRendered:
+    def released(self, page: RenderedPage, number: int, *, at_end: bool = False) -> PageRendered:
         self.pages_released += 1
-        return PageRendered(page, number, self.pages_released)
+        return PageRendered(page, number, self.pages_released, at_round_end=at_end)
 
     # --- end-of-round decision ---
 
@@ -184,7 +184,7 @@ class _Request:
         if self._goes_on(current):
             pages = current.render("", final=True)
             for page in pages:
-                yield self.released(page, current.number)
+                yield self.released(page, current.number, at_end=True)
             if current.pages:
                 yield from self._continue(current)
                 return
