@@ -45,7 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,63 +54,21 @@ from server.engines.base import ChatMessage, Engine, TextPart
 from server.loop.events import LoopResult
 from server.loop.request import CompressInput, LoopOptions, LoopRequest, Sampling
 from server.loop.runner import run_loop
-from server.tiny_model.corpus import build_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import input_report as report
+from input_documents import (
+    PROSE_SEED,
+    Documents,
+    load_math,
+    math500_path,
+    prose,
+)
 
 QUESTION = "Which problem in the document above has the longest solution? Answer briefly."
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "input_compression"
-PROSE_SEED = 7_000_000  # far from the tokenizer corpus' seed (20250601)
-MATH_STRIDE = 53  # problems between the starts of consecutive documents
 KV_BYTES_PER_TOKEN = 2 * 2 * 2 * 32 * 2  # layers x (K, V) x KV heads x head_dim x bf16
-
-
-def math500_path() -> Path | None:
-    """`shared/data/benchmarks/math500.jsonl` in the nearest folder above this checkout."""
-    for folder in ROOT.parents:
-        candidate = folder / "shared" / "data" / "benchmarks" / "math500.jsonl"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_math(path: Path | None) -> list[str]:
-    if path is None:
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [f"Problem. {r['problem']}\n\nSolution. {r['solution']}" for r in rows]
-
-
-def _prose(seed: int) -> Iterator[str]:
-    """Corpus paragraphs without the loop's `<think>`/`<answer>` tags (not document text)."""
-    for s in itertools.count(seed):
-        yield from (p for p in build_corpus(seed=s, paragraphs=200) if "<think>" not in p)
-
-
-@dataclass(frozen=True)
-class Documents:
-    """Builds the benchmark's documents with the model's tokenizer (read locally)."""
-
-    encode: Callable[[str], list[int]]
-    decode: Callable[[list[int]], str]
-    math: Sequence[str] = ()
-
-    def build(self, tokens: int, variant: int) -> str:
-        """`tokens` tokens of prose and (if any) maths alternating, about half the tokens each.
-        Each `variant` is a different text: no two share a prefix (or a page)."""
-        prose = _prose(PROSE_SEED + 1000 * variant)
-        start = MATH_STRIDE * variant
-        maths = (self.math[(start + i) % len(self.math)] for i in itertools.count())
-        parts: list[str] = []
-        counts = {"prose": 0, "math": 0}
-        while sum(counts.values()) < tokens + 64:
-            kind = "math" if self.math and counts["math"] <= counts["prose"] else "prose"
-            part = next(maths if kind == "math" else prose)
-            counts[kind] += len(self.encode(part)) + 1
-            parts.append(part)
-        return self.decode(self.encode("\n\n".join(parts))[:tokens])
-
-    def count(self, text: str) -> int:
-        return len(self.encode(text))
 
 
 @dataclass(frozen=True)
@@ -215,7 +173,7 @@ async def run_size(
                 engine, document, compress=compress, doc_tokens=tokens, request_id=request_id
             )
             samples[compress].append(sample)
-            print_sample(sample)
+            report.print_sample(asdict(sample), load())
         loads.append(load())
     plain, packed = medians(samples[False]), medians(samples[True])
     return {
@@ -228,50 +186,13 @@ async def run_size(
     }
 
 
-HEADER = (
-    f"{'doc tok':>7} {'variant':>8} {'prompt tok':>10} {'pages':>5} {'render s':>8} "
-    f"{'TTFT r1 s':>9} {'TTFT req s':>10} {'2 rounds s':>10} {'r2 cached':>9}"
-)
-
-
-def _row(name: str, m: dict[str, float]) -> str:
-    return (
-        f"{m['doc_tokens']:>7.0f} {name:>8} {m['prompt_tokens']:>10.0f} {m['pages']:>5.0f} "
-        f"{m['render_s']:>8.3f} {m['ttft_s']:>9.3f} {m['request_ttft_s']:>10.3f} "
-        f"{m['e2e_s']:>10.3f} {m['cached_tokens_r2']:>9.0f}"
-    )
-
-
-def print_sample(s: Sample) -> None:
-    name = "with" if s.compressed else "without"
-    print("  " + _row(name, asdict(s)), f"load {load():.1f}", flush=True)
-
-
-def print_table(rows: Sequence[dict[str, Any]]) -> None:
-    print("\nmedians")
-    print(HEADER)
-    for row in rows:
-        print(_row("without", row["without"]))
-        print(_row("with", row["with"]))
-    print("\nwithout / with (medians):")
-    for row in rows:
-        r, loads = row["ratios"], row["load_1min"]
-        print(
-            f"{row['size']:>6} tokens: prompt tokens {r['prompt_tokens']:.2f}x fewer, "
-            f"TTFT r1 {r['ttft_s']:.2f}x, request TTFT {r['request_ttft_s']:.2f}x, "
-            f"2-round e2e {r['e2e_s']:.2f}x; compression ratio "
-            f"{row['with']['text_tokens'] / row['with']['vision_tokens']:.2f}; "
-            f"load {min(loads):.1f}-{max(loads):.1f}"
-        )
-
-
 async def floor(engine: Engine, docs: Documents) -> dict[str, Any]:
     """Text tokens per full page vs vision tokens per page, per kind of text: the most the
     prompt can shrink (the question, the system prompt and the image markers come on top)."""
     from renderer import render_pages
 
     overhead = int(engine.info.extra.get("image_overhead_tokens", 0))  # type: ignore[call-overload]
-    kinds = {"prose": "\n\n".join(itertools.islice(_prose(PROSE_SEED - 1), 150))}
+    kinds = {"prose": "\n\n".join(itertools.islice(prose(PROSE_SEED - 1), 150))}
     if docs.math:
         kinds["math"] = "\n\n".join(docs.math[:60])
     out: dict[str, Any] = {"image_overhead_tokens": overhead}
@@ -289,42 +210,6 @@ async def floor(engine: Engine, docs: Documents) -> dict[str, Any]:
             "ratio": ratio,
         }
     return out
-
-
-PANELS = (
-    ("ttft_s", "TTFT of round 1 (s)"),
-    ("e2e_s", "2-round request, end to end (s)"),
-    ("prompt_tokens", "prompt tokens of round 1"),
-)
-
-
-def plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
-    """One panel per measure against the document's tokens, both variants, log-log, each
-    point of the compressed side labelled with the without/with ratio."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.6))
-    x = [row["without"]["doc_tokens"] for row in rows]
-    for ax, (name, label) in zip(axes, PANELS, strict=True):
-        for side, style in (("without", "o-"), ("with", "s-")):
-            ys = [row[side][name] for row in rows]
-            ax.plot(x, ys, style, label=f"{side} compress_input")
-        for row, xi in zip(rows, x, strict=True):
-            ratio = f"{row['ratios'][name]:.2f}x"
-            ax.annotate(ratio, (xi, row["with"][name]), textcoords="offset points", xytext=(5, -13))
-        ax.set(xscale="log", yscale="log", xlabel="document tokens", ylabel=label)
-        ax.set_xticks(x, [f"{v / 1024:.0f}k" for v in x], minor=False)
-        ax.set_xticks([], minor=True)
-        ax.margins(0.12)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def commit() -> str:
@@ -372,33 +257,22 @@ async def bench(args: argparse.Namespace) -> int:
     engine = await create_engine(settings)
     try:
         limits = await floor(engine, docs)
-        print_floor(limits)
+        report.print_floor(limits)
         warm = docs.build(2500, 0)
         for compress in (True, False):  # engine, renderer JIT, tokenizer
             await measure(
                 engine, warm, compress=compress, doc_tokens=2500, request_id=f"w{compress}"
             )
-        print(HEADER)
+        print(report.HEADER)
         rows, variant = [], 1
         for size, pairs in zip(args.sizes, args.requests, strict=True):
             rows.append(await run_size(engine, docs, size, pairs, variant))
             variant += pairs
     finally:
         await engine.aclose()
-    print_table(rows)
+    report.print_table(rows)
     write(args, rows, limits)
     return 0
-
-
-def print_floor(limits: dict[str, Any]) -> None:
-    for kind in ("prose", "math"):
-        if kind in limits:
-            f = limits[kind]
-            print(
-                f"floor, {kind}: {f['text_tokens_per_full_page']:.0f} text tokens per full page vs "
-                f"{f['vision_tokens_per_full_page']} vision tokens per full page "
-                f"(+{limits['image_overhead_tokens']} markers): {f['ratio']:.2f}x"
-            )
 
 
 def write(args: argparse.Namespace, rows: list[dict[str, Any]], limits: dict[str, Any]) -> None:
@@ -410,7 +284,7 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], limits: dict[str
         f"tiny model, 2 CPU cores, medians of {'/'.join(map(str, args.requests))} pairs, {when}, "
         f"{at}, load average {min(loads):.1f}-{max(loads):.1f}"
     )
-    report = {
+    result = {
         "date": when,
         "commit": at,
         "command": " ".join([".venv/bin/python benchmarks/input_compression.py", *sys.argv[1:]]),
@@ -420,8 +294,8 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], limits: dict[str
         "floor": limits,
         "rows": rows,
     }
-    (out / "input_compression.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(rows, out / "input_compression.png", title)
+    (out / "input_compression.json").write_text(json.dumps(result, indent=2) + "\n")
+    report.plot(rows, out / "input_compression.png", title)
     print(f"\n{title}\nwrote {out}/input_compression.json and .png")
 
 

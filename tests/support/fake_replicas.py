@@ -112,6 +112,12 @@ class FakeReplicas:
             return web.Response(status=int(mode), text=text)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        await self._stream(request, response, mode)
+        await response.write_eof()
+        return response
+
+    async def _stream(self, request: web.Request, response: web.StreamResponse, mode: str) -> None:
+        """The body of a streaming answer, as `mode` says."""
         chunks = {
             "stop": lambda: sse(["x"], "stop", stop_reason="</answer>"),
             "fast": lambda: sse(["w"] * FAST_WORDS),
@@ -128,7 +134,7 @@ class FakeReplicas:
             await response.write(chunks[0] + chunks[1])
             if mode == "midway":
                 await self.gate.wait()
-                return await self._drop(request)
+                await self._drop(request)
             self.in_stream.set()
             try:
                 await asyncio.Event().wait()
@@ -139,8 +145,6 @@ class FakeReplicas:
                 if mode == "paced":
                     await self.pace.get()
                 await response.write(c)
-        await response.write_eof()
-        return response
 
     @staticmethod
     async def _drop(request: web.Request) -> web.StreamResponse:

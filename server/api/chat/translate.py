@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from server.api import translate as common
 from server.api.protocol.chat import ChatCompletionRequest, ImageContent, Message, TextContent
@@ -48,25 +49,32 @@ def validate(body: ChatCompletionRequest, settings: Settings, served: tuple[str,
     common.stop_strings(body.stop)
 
 
+# (field, is the value refused?, why): OpenAI fields whose meaning this server cannot honour.
+_REFUSED_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("n", lambda v: v not in (None, 1), "n > 1 is not supported: send one request per sample"),
+    ("tools", bool, "tools are not supported by this server"),
+    ("functions", bool, "functions are not supported by this server"),
+    (
+        "tool_choice",
+        lambda v: v not in (None, "none"),
+        "tool_choice is not supported by this server",
+    ),
+    (
+        "response_format",
+        lambda v: bool(v) and v.get("type") != "text",
+        "response_format other than text is not supported",
+    ),
+    ("logprobs", bool, "logprobs are not supported"),
+    ("logit_bias", bool, "logit_bias is not supported"),
+    ("presence_penalty", bool, "a non-zero presence_penalty is not supported"),
+    ("frequency_penalty", bool, "a non-zero frequency_penalty is not supported"),
+)
+
+
 def _refuse_unsupported(body: ChatCompletionRequest) -> None:
-    if body.n not in (None, 1):
-        raise Unsupported("n > 1 is not supported: send one request per sample", param="n")
-    for name in ("tools", "functions"):
-        if getattr(body, name):
-            raise Unsupported(f"{name} are not supported by this server", param=name)
-    if body.tool_choice not in (None, "none"):
-        raise Unsupported("tool_choice is not supported by this server", param="tool_choice")
-    if body.response_format and body.response_format.get("type") != "text":
-        raise Unsupported(
-            "response_format other than text is not supported", param="response_format"
-        )
-    if body.logprobs:
-        raise Unsupported("logprobs are not supported", param="logprobs")
-    if body.logit_bias:
-        raise Unsupported("logit_bias is not supported", param="logit_bias")
-    for name in ("presence_penalty", "frequency_penalty"):
-        if getattr(body, name):
-            raise Unsupported(f"a non-zero {name} is not supported", param=name)
+    for name, refused, why in _REFUSED_FIELDS:
+        if refused(getattr(body, name)):
+            raise Unsupported(why, param=name)
     extra = body.model_extra or {}
     for name in _REFUSED_EXTRAS:
         if extra.get(name) not in (None, False, [], {}):
