@@ -5,6 +5,7 @@ What it times, in one run:
 - start -> `/health` (the gateway listens) and -> `/ready` (tiny model built, engine loaded);
 - the README's Python example (chat completion, `vtc.max_rounds: 3`, the demo round size);
 - the README's curl example (streamed, 2 rounds of 64 tokens): first reasoning byte and end;
+- `vtcr1 chat "<question>"` at the server's defaults (its own process, start to exit);
 - with `--old-defaults`, the same Python example at the defaults the tiny model had before the
   demo sizes (8 rounds of 8192 tokens), which is what a first question used to cost.
 
@@ -77,6 +78,21 @@ def curl_example(base: str) -> dict[str, Any]:
     return {"first_token_s": first, "seconds": time.monotonic() - start}
 
 
+def chat_cli(base: str) -> dict[str, Any]:
+    """`vtcr1 chat` as a user types it (the server's demo defaults), process start to exit."""
+    vtcr1 = str(Path(sys.executable).with_name("vtcr1"))
+    start = time.monotonic()
+    done = subprocess.run(
+        [vtcr1, "chat", "--base-url", f"{base}/v1", QUESTION],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    pages = sum(1 for line in done.stdout.splitlines() + done.stderr.splitlines() if "page" in line)
+    return {"seconds": time.monotonic() - start, "lines_naming_pages": pages}
+
+
 def timed(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     result = run()
     print(f"{name}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in result.items()), flush=True)
@@ -113,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"start: /health after {health:.2f} s, /ready after {ready:.2f} s", flush=True)
         steps.append(timed("python example", lambda: python_example(base, {"max_rounds": 3})))
         steps.append(timed("curl example", lambda: curl_example(base)))
+        steps.append(timed("vtcr1 chat", lambda: chat_cli(base)))
         if args.old_defaults:
             old = {"max_rounds": 8, "round_max_tokens": 8192}
             steps.append(timed("python example, old defaults", lambda: python_example(base, old)))

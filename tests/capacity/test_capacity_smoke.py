@@ -32,9 +32,12 @@ def test_quick_run_writes_table_json_and_plot(tmp_path: Path, tiny_model_dir: Pa
         assert row["errors"] == 0, row["error_examples"]
         assert row["tokens"] == 4 * 2 * 48  # S x R x round tokens, each mapped to its arrival
         assert row["itl_added_p99_ms"] is not None and row["ttft_added_p50_ms"] is not None
-        assert row["cpu"]["upstream"]["us_per_token"] > 0
-        assert row["cpu"]["client"]["us_per_token"] > 0
+        # The kernel counts process CPU in clock ticks (10 ms): the stand-in and the client
+        # spend a few ms on this run's 384 tokens and may read 0; they must be measured.
+        assert row["cpu"]["upstream"]["us_per_token"] >= 0
+        assert row["cpu"]["client"]["us_per_token"] >= 0
     gateway = rows["gateway"]
+    # The gateway's ~60 ms (8 round requests, 4 pages, 384 tokens) are several ticks.
     assert gateway["cpu"]["proxy"]["us_per_token"] > 0
     assert gateway["pages"] == 4  # round 1 of each request rendered to a page for round 2
     assert gateway["gap_p50_ms"] is not None
