@@ -7,8 +7,11 @@ usable. Retry uses a URL where nothing listens.
 
 from __future__ import annotations
 
-import time
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from server.engines.openai_remote import OpenAIRemoteEngine
 from server.engines.vllm_local import VllmLocalEngine
 from server.settings import Settings
 from tests.conftest import SERVED_NAME, TEST_MAX_MODEL_LEN
+from tests.engines.abort_probe import LONG_TOKENS
 from tests.engines.pages import page, vtc_messages
 from tests.engines.test_vllm_local import expected_prompt_tokens
 from tests.support.vllm_process import VllmServer, free_port
@@ -97,67 +101,43 @@ async def _block_size(client: httpx.AsyncClient, url: str) -> int:
     raise AssertionError("vllm:cache_config_info not exported")
 
 
-async def _metric(client: httpx.AsyncClient, url: str, name: str) -> float:
-    text = (await client.get(f"{url}/metrics")).text
-    values = [
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
-    ]
-    assert values, f"{name} not exported"
-    return sum(values)
-
-
-# Left alone, this greedy request runs to the cap (observed: no EOS in 3600 tokens, ~8 s).
-LONG_TOKENS = 3600
 # Normally the first deltas arrive within 0.05-0.3 s.
 STARVED_S = 2.0
 
 
-async def _close_early(
-    engine: OpenAIRemoteEngine, url: str, attempt: int
-) -> tuple[float, float, float]:
-    """Start a long greedy generation, close the stream after 3 deltas, wait until the replica
-    is idle. Returns the tokens it generated for the request, when the 3 deltas had arrived,
-    and when the replica was idle (seconds from the start)."""
-    long = GenerationParams(max_tokens=LONG_TOKENS, temperature=0.0)
-    async with httpx.AsyncClient(timeout=60) as client:
-        before = await _metric(client, url, "vllm:generation_tokens_total")
-        t0 = time.monotonic()
-        agen = engine.generate(vtc_messages([page(91)]), long, f"close-{attempt}", "cl")
-        for _ in range(3):
-            await anext(agen)
-        t_deltas = time.monotonic() - t0
-        await agen.aclose()
-        deadline = time.monotonic() + 60
-        while await _metric(client, url, "vllm:num_requests_running") != 0:
-            assert time.monotonic() < deadline, "request still running after the stream closed"
-        generated = await _metric(client, url, "vllm:generation_tokens_total") - before
-    return generated, t_deltas, time.monotonic() - t0
-
-
-async def test_closing_the_stream_aborts_on_the_replica(
+def test_closing_the_stream_aborts_on_the_replica(
     vllm_server: VllmServer, engine_settings: Settings
 ) -> None:
     """The replica stops generating once the stream is closed.
 
     We compare the replica's token totals once it is idle (its /metrics can lag while it
-    streams). The check needs the first deltas to arrive while the request is still running:
-    in some runs of the whole suite they do not: `faulthandler` showed this process's event
-    loop held ~5 s inside `socket.send` of the request body (aiohttp's `write_bytes`) until the
-    replica had generated everything, with this process using 10 ms of CPU meanwhile (2026-11-30,
-    about half the runs of `pytest tests/engines`, never with the file alone; a warm-up request
-    with the same page did not help; cause not found). Such an attempt proves nothing and is
-    repeated; if every attempt is late the test is skipped, never passed."""
-    engine = await remote(engine_settings, [vllm_server.base_url])
-    seen: list[str] = []
-    try:
-        for attempt in range(2):
-            generated, t_deltas, t_idle = await _close_early(engine, vllm_server.base_url, attempt)
-            seen.append(f"{generated:.0f} tokens, deltas at {t_deltas:.2f} s, idle {t_idle:.2f} s")
-            if generated < LONG_TOKENS:
-                return  # aborted
-            assert t_deltas > STARVED_S, "the stream was closed early but not aborted: " + seen[-1]
-    finally:
-        await engine.aclose()
+    streams). The check needs the first deltas to arrive while the request is still running,
+    so it runs in a process of its own (`abort_probe`): in this one, which also holds the
+    in-process engine, `faulthandler` showed the event loop held ~5 s inside `socket.send` of
+    the request body until the replica had generated everything (about half the runs of
+    `pytest tests/engines`, 2026-11-30; cause not found). An attempt whose deltas still came
+    late proves nothing and is repeated; if every attempt is late the test is skipped, never
+    passed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.engines.abort_probe", vllm_server.base_url, "3"],
+        input=engine_settings.model_dump_json(),
+        cwd=Path(__file__).resolve().parents[2],  # the checkout: `-m tests...` imports from it
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    attempts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert attempts, done.stderr[-3000:]
+    seen = [
+        f"{a['generated']:.0f} tokens, deltas at {a['t_deltas']:.2f} s, idle {a['t_idle']:.2f} s"
+        for a in attempts
+    ]
+    for attempt, text in zip(attempts, seen, strict=True):
+        if attempt["generated"] < LONG_TOKENS:
+            return  # aborted
+        assert attempt["t_deltas"] > STARVED_S, "closed early but not aborted: " + text
     pytest.skip("replica too starved to test the abort: " + "; ".join(seen))
 
 
