@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -180,33 +181,17 @@ def start_targets(
     targets = [direct(upstream)]
     max_s = max(args.concurrency)
     can_fork = max(args.workers) == 1 or gateway_supports_workers()
+    gateway = functools.partial(
+        start_gateway, stack, logs, upstream=upstream, model_dir=ctx["model_dir"]
+    )
     for workers in args.workers:
         if workers > 1 and not can_fork:
             print(f"--workers {workers}: `vtcr1 serve --workers` is not available in this tree")
             continue
-        targets.append(
-            start_gateway(
-                stack,
-                logs,
-                upstream=upstream,
-                model_dir=ctx["model_dir"],
-                workers=workers,
-                max_concurrency=max_s,
-            )
-        )
+        targets.append(gateway(workers=workers, max_concurrency=max_s))
     for spec in args.gateway_tree:
         name, _, tree = spec.partition("=")
-        targets.append(
-            start_gateway(
-                stack,
-                logs,
-                upstream=upstream,
-                model_dir=ctx["model_dir"],
-                workers=1,
-                max_concurrency=max_s,
-                tree=(name, Path(tree).resolve()),
-            )
-        )
+        targets.append(gateway(workers=1, max_concurrency=max_s, tree=(name, Path(tree).resolve())))
     if args.relay:
         targets.append(start_relay(stack, logs, upstream=upstream))
     if not args.no_litellm:

@@ -28,23 +28,18 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support
+
+from tests.support.waiting import wait_for_url
+
 MODEL = "vtcr1-tiny-glm4v"
 QUESTION = "What is 17 * 23?"
 
 
-def wait_for(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
-    """Seconds until `url` answers 200 (polling: the server is another process)."""
+def seconds_until_200(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
     start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if proc.poll() is not None:
-            raise RuntimeError(f"vtcr1 serve exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return time.monotonic() - start
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(url)
+    wait_for_url(url, proc, timeout_s=timeout_s, what="vtcr1 serve", poll_s=0.05)
+    return time.monotonic() - start
 
 
 def python_example(base: str, vtc: dict[str, Any]) -> dict[str, Any]:
@@ -123,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     steps: list[dict[str, Any]] = []
     try:
-        health = wait_for(f"{base}/health", proc, 120)
-        ready = wait_for(f"{base}/ready", proc, 600)
+        health = seconds_until_200(f"{base}/health", proc, 120)
+        ready = seconds_until_200(f"{base}/ready", proc, 600)
         steps.append({"name": "start", "health_s": health, "ready_s": ready})
         print(f"start: /health after {health:.2f} s, /ready after {ready:.2f} s", flush=True)
         steps.append(timed("python example", lambda: python_example(base, {"max_rounds": 3})))

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
+from tests.support.waiting import wait_for_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # Time to /ready: 30-60 s on two idle cores, ~160 s measured with the machine at load 23.
@@ -83,18 +83,13 @@ class Gateway:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=5.0) as client:
-            while True:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"vtcr1 serve exited: {self.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.base_url}/ready").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"vtcr1 serve not ready: {self.log_tail()}")
-                time.sleep(0.25)  # poll interval, not synchronisation
+        wait_for_url(
+            f"{self.base_url}/ready",
+            self.proc,
+            timeout_s=READY_TIMEOUT_S,
+            what="vtcr1 serve",
+            details=self.log_tail,
+        )
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM the group (the server drains, then closes the engine); SIGKILL what is

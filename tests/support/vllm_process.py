@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import httpx
+from tests.support.waiting import wait_for_url
 
 # What a CPU machine of this project needs (harmless on a GPU one): a small KV cache, loopback
 # for vLLM's internal traffic, no hub or telemetry calls.
@@ -143,19 +143,13 @@ class VllmServer:
         return self
 
     def wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"vllm serve exited with {self.proc.returncode}; log: {self.log_path}"
-                    )
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.base_url}/health").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"vllm serve not healthy after {timeout_s:.0f} s")
-                time.sleep(0.25)  # poll interval, not synchronisation
+        wait_for_url(
+            f"{self.base_url}/health",
+            self.proc,
+            timeout_s=timeout_s,
+            what="vllm serve",
+            details=lambda: f"log: {self.log_path}",
+        )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM the process group (vLLM shuts down its engine core and workers), then
